@@ -1,0 +1,31 @@
+# DeepLeak: Nasr, Shokri & Houmansadr, "Comprehensive Privacy Analysis of Deep Learning" (S&P 2019),
+# every table and figure as a Snakemake DAG. Read this file as the table of contents; README.md says how
+# to run it, workflow/rules/*.smk hold one stage each, scripts/deepleak/ the science.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/attacks.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.tables.input,
+        rules.figures.input,

@@ -1,0 +1,254 @@
+"""The paper's white-box inference model (SPEC.md 2, Table XIV, Fig. 1) and its supervised training.
+
+Components, one per attack feature, each ending in a small FC stack:
+
+- output component: the output of one layer h_i(x) (the logits for the last layer), FC 128 -> 64;
+- label component: the one-hot label, FC 128 -> 64;
+- loss component: the per-example loss, FC 128 -> 64;
+- gradient component: dL/dW of one linear layer seen as an n_in x n_out image, convolved with K kernels of
+  size 1 x n_out (one output per input unit and kernel), then FC 128 -> 64. On the factored gradient
+  delta (x) h_in (DESIGN.md 4.1) the convolution is ``h_in (x) (K delta) + b``, computed without ever
+  building the n_in x n_out matrix (``gradients.gradient_component_conv``).
+
+The components' outputs are concatenated and fed to the encoder, FC 256 -> 128 -> 64 -> 1, whose output
+is the attack score (a sigmoid of it in supervised mode: Pr[member], trained with MSE, Eq. 3).
+
+Several observations of one record (federated rounds, the model before and after fine-tuning) share one
+model: with ``observations: shared`` (the authors' federated code, SPEC.md 2.4) every component runs on
+each of the T snapshots and the T outputs are concatenated before the encoder.
+
+Widths, kernel count, dropout and the N(0, 0.01^2) initialisation are config values (``attack_model``);
+the paper's are the defaults of ``config/paper.yaml``.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepleak import gradients
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AttackFeatures:
+    """Which features an attack model reads (one row of Tables III-V, VIII)."""
+
+    outputs: tuple[str, ...] = ()
+    gradients: tuple[str, ...] = ()
+    loss: bool = True
+    label: bool = True
+
+    def keys(self) -> list[str]:
+        keys = [f"out/{n}" for n in self.outputs]
+        for n in self.gradients:
+            keys += [f"h_in/{n}", f"delta/{n}"]
+        if self.loss:
+            keys.append("loss")
+        if self.label:
+            keys.append("label")
+        return keys
+
+
+def fc_stack(widths: list[int], dropout: float, final_activation: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.Linear(a, b))
+        if final_activation or i < len(widths) - 2:
+            layers += [nn.ReLU(), nn.Dropout(dropout)]
+    return nn.Sequential(*layers)
+
+
+class GradientComponent(nn.Module):
+    """Gradient CNN of one linear layer (Table XIV): K kernels of size 1 x n_out, then FC."""
+
+    def __init__(self, n_in: int, n_out: int, kernels: int, widths: list[int], dropout: float):
+        super().__init__()
+        self.kernels = nn.Parameter(torch.empty(kernels, n_out))
+        self.bias = nn.Parameter(torch.zeros(kernels))
+        self.dropout = nn.Dropout(dropout)
+        self.fc = fc_stack([n_in * kernels, *widths], dropout)
+
+    def forward(self, h_in: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        conv = gradients.gradient_component_conv(h_in, delta, self.kernels, self.bias)
+        return self.fc(self.dropout(torch.relu(conv)).flatten(1))
+
+
+class AttackModel(nn.Module):
+    """Components -> concatenation -> encoder -> one score per record (per set of T snapshots)."""
+
+    def __init__(self, features: AttackFeatures, dims: dict[str, int], n_classes: int, hp: dict,
+                 n_observations: int = 1):
+        super().__init__()
+        self.features = features
+        self.n_observations = n_observations
+        widths, dropout = list(hp["component_widths"]), hp["dropout"]
+        self.fc_components = nn.ModuleDict()
+        for key in [f"out/{n}" for n in features.outputs] + (["loss"] if features.loss else []):
+            self.fc_components[key.replace("/", ":")] = fc_stack([dims[key], *widths], dropout)
+        self.label_component = fc_stack([n_classes, *widths], dropout) if features.label else None
+        self.n_classes = n_classes
+        self.gradient_components = nn.ModuleDict({
+            name: GradientComponent(dims[f"h_in/{name}"], dims[f"delta/{name}"], hp["kernels"],
+                                    list(hp["gradient_widths"]), dropout)
+            for name in features.gradients})
+        per_obs = widths[-1] * len(self.fc_components) + hp["gradient_widths"][-1] * len(
+            self.gradient_components)
+        label_width = widths[-1] if features.label else 0
+        self.encoder = fc_stack([per_obs * n_observations + label_width,
+                                 *hp["encoder_widths"], 1], dropout, final_activation=False)
+        self.reset_parameters(hp["init_std"])
+
+    def reset_parameters(self, std: float) -> None:
+        # Paper §III-E: weights N(0, 0.01^2), biases 0.
+        for p_name, p in self.named_parameters():
+            if p_name.endswith("bias"):
+                nn.init.zeros_(p)
+            else:
+                nn.init.normal_(p, 0.0, std)
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Raw encoder output; inputs have shape [B, T, ...] per key (T observations), label [B]."""
+        T = self.n_observations
+        parts = []
+        for key, comp in self.fc_components.items():
+            x = inputs[key.replace(":", "/")]
+            parts.append(comp(x.flatten(0, 1)).unflatten(0, (-1, T)))
+        for name, comp in self.gradient_components.items():
+            h, d = inputs[f"h_in/{name}"], inputs[f"delta/{name}"]
+            parts.append(comp(h.flatten(0, 1), d.flatten(0, 1)).unflatten(0, (-1, T)))
+        # Shared components over the T snapshots, outputs concatenated (SPEC.md 2.4, the code's way).
+        z = torch.cat(parts, dim=2).flatten(1) if parts else None
+        if self.label_component is not None:
+            onehot = nn.functional.one_hot(inputs["label"], self.n_classes).float()
+            lab = self.label_component(onehot)
+            z = lab if z is None else torch.cat([z, lab], dim=1)
+        return self.encoder(z).squeeze(1)
+
+
+@dataclass
+class Standardiser:
+    """Per-feature affine scaling fitted on the attack's training records only.
+
+    Activations, logits and losses are standardised per coordinate. The gradient factor ``delta`` is
+    divided by one global scale so that the structure across output units is kept.
+    """
+
+    stats: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, inputs: dict[str, np.ndarray]) -> "Standardiser":
+        stats = {}
+        for key, x in inputs.items():
+            if key == "label":
+                continue
+            if key.startswith("delta/") or key.startswith("h_in/"):
+                scale = np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-12
+                stats[key] = (np.zeros(1, np.float32), np.full(1, scale, np.float32))
+            else:
+                flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
+                stats[key] = (flat.mean(0).astype(np.float32),
+                              (flat.std(0) + 1e-6).astype(np.float32))
+        return cls(stats)
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        out = {}
+        for key, x in inputs.items():
+            if key == "label":
+                out[key] = torch.as_tensor(x, dtype=torch.long)
+            else:
+                mean, std = self.stats[key]
+                out[key] = torch.as_tensor((x - mean) / std, dtype=torch.float32)
+        return out
+
+
+def gather_inputs(feats: dict[str, np.ndarray], features: AttackFeatures) -> dict[str, np.ndarray]:
+    """The arrays an attack model reads, each shaped [n, T, ...] (T = 1 for one snapshot)."""
+    out = {}
+    for key in features.keys():
+        if key not in feats:
+            raise KeyError(f"the feature file has no {key!r}; it has {sorted(feats)}. Extract "
+                           f"gradients for more layers (features.gradient_layers in the config).")
+        x = feats[key]
+        if key == "label":
+            out[key] = x if x.ndim == 1 else x[:, 0]
+            continue
+        if key == "loss" and x.ndim == 1:
+            x = x[:, None, None]
+        elif key == "loss":
+            x = x[:, :, None]
+        elif x.ndim == 2:
+            x = x[:, None, :]
+        out[key] = x
+    return out
+
+
+def input_dims(inputs: dict[str, np.ndarray]) -> dict[str, int]:
+    return {k: int(v.shape[-1]) for k, v in inputs.items() if k != "label"}
+
+
+def _accuracy(scores: np.ndarray, member: np.ndarray) -> float:
+    return float(((scores >= 0.5) == member.astype(bool)).mean())
+
+
+@torch.no_grad()
+def predict(model: AttackModel, inputs: dict[str, torch.Tensor], batch_size: int = 1024):
+    """Sigmoid scores Pr[member] for every record."""
+    model.eval()
+    n = len(inputs["label"]) if "label" in inputs else len(next(iter(inputs.values())))
+    out = [torch.sigmoid(model({k: v[s: s + batch_size] for k, v in inputs.items()}))
+           for s in range(0, n, batch_size)]
+    return torch.cat(out).numpy().astype(np.float64)
+
+
+def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray,
+                   val_inputs: dict[str, np.ndarray], val_member: np.ndarray,
+                   features: AttackFeatures, n_classes: int, hp: dict, seed: int,
+                   n_observations: int = 1):
+    """Train the attack model as the paper does, selecting the epoch on the validation split.
+
+    Batches are half members, half non-members (paper §III-E); the loss is the MSE of Eq. (3) between
+    the sigmoid score and the membership bit. The paper keeps the epoch with the best *test* accuracy
+    (SPEC.md 8.10); here the epoch with the best validation accuracy is kept (ties: the earlier one).
+    Returns (model, standardiser, history rows).
+    """
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    std = Standardiser.fit(train_inputs)
+    tr, va = std(train_inputs), std(val_inputs)
+    model = AttackModel(features, input_dims(train_inputs), n_classes, hp, n_observations)
+    opt = torch.optim.Adam(model.parameters(), lr=hp["lr"])
+    member_idx = torch.as_tensor(np.flatnonzero(train_member == 1))
+    nonmember_idx = torch.as_tensor(np.flatnonzero(train_member == 0))
+    half = hp["batch_size"] // 2
+    target = torch.cat([torch.ones(half), torch.zeros(half)])
+    best = (-1.0, None, -1)
+    history = []
+    for epoch in range(1, hp["epochs"] + 1):
+        model.train()
+        pm = member_idx[torch.randperm(len(member_idx), generator=gen)]
+        pn = nonmember_idx[torch.randperm(len(nonmember_idx), generator=gen)]
+        n_steps = min(len(pm), len(pn)) // half
+        total = 0.0
+        for step in range(n_steps):
+            idx = torch.cat([pm[step * half:(step + 1) * half], pn[step * half:(step + 1) * half]])
+            opt.zero_grad(set_to_none=True)
+            loss = nn.functional.mse_loss(torch.sigmoid(model({k: v[idx] for k, v in tr.items()})),
+                                          target)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        val_acc = _accuracy(predict(model, va), val_member)
+        history.append({"epoch": epoch, "train_mse": total / max(n_steps, 1), "val_acc": val_acc})
+        if val_acc > best[0]:
+            best = (val_acc, copy.deepcopy(model.state_dict()), epoch)
+        log.info("attack epoch %d: train mse %.4f, validation accuracy %.4f", epoch,
+                 total / max(n_steps, 1), val_acc)
+    model.load_state_dict(best[1])
+    model.selected_epoch = best[2]
+    return model, std, history

@@ -1,0 +1,55 @@
+"""Threshold baselines run beside every neural attack (SPEC.md 8.11 and 9).
+
+Each maps a record's target-model output to a score that is higher for "more likely a member":
+
+- ``loss``: -L(f(x), y) (Yeom et al. 2018; Sablayrolles et al. 2019 show loss is Bayes-optimal under
+  mild assumptions, so it is the reference any white-box gain must beat);
+- ``confidence``: f(x)_y, the softmax probability of the true class;
+- ``entropy``: -H(f(x)) normalised to [0, 1] (Eq. 5 with its missing minus sign restored, SPEC.md 6);
+- ``modified_entropy``: -Mentr(f(x), y) of Song & Mittal 2021;
+- ``correctness``: 1{argmax f(x) = y}; its accuracy on a balanced set is 0.5 + (train acc - test acc)/2.
+
+Thresholds are calibrated on the shadow model's members and non-members (the attacker's own model, no
+knowledge of the target's members), except correctness, which needs none.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import log_softmax
+
+BASELINES = ("loss", "confidence", "entropy", "modified_entropy", "correctness")
+_EPS = 1e-30
+
+
+def normalised_entropy(logits: np.ndarray) -> np.ndarray:
+    """-(1/log K) sum_i p_i log p_i in [0, 1] (SPEC.md 6, Eq. 5 corrected)."""
+    logp = log_softmax(np.asarray(logits, dtype=np.float64), axis=1)
+    return -(np.exp(logp) * logp).sum(1) / np.log(logits.shape[1])
+
+
+def modified_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Mentr(p, y) = -(1 - p_y) log p_y - sum_{i != y} p_i log(1 - p_i) (Song & Mittal 2021)."""
+    logp = log_softmax(np.asarray(logits, dtype=np.float64), axis=1)
+    p = np.exp(logp)
+    rows = np.arange(len(labels))
+    p_y, logp_y = p[rows, labels], logp[rows, labels]
+    log1m = np.log(np.clip(1.0 - p, _EPS, None))
+    others = (p * log1m).sum(1) - p_y * log1m[rows, labels]
+    return -(1.0 - p_y) * logp_y - others
+
+
+def scores(name: str, feats: dict[str, np.ndarray]) -> np.ndarray:
+    """Membership score of baseline ``name`` from a feature file's logits, loss and label."""
+    logits, labels = feats["logits"], feats["label"]
+    if name == "loss":
+        return -np.asarray(feats["loss"], dtype=np.float64)
+    if name == "confidence":
+        logp = log_softmax(np.asarray(logits, dtype=np.float64), axis=1)
+        return np.exp(logp[np.arange(len(labels)), labels])
+    if name == "entropy":
+        return -normalised_entropy(logits)
+    if name == "modified_entropy":
+        return -modified_entropy(logits, labels)
+    if name == "correctness":
+        return (np.argmax(logits, axis=1) == labels).astype(np.float64)
+    raise ValueError(f"unknown baseline {name!r}; known: {BASELINES}")

@@ -1,0 +1,110 @@
+"""Named, disjoint record sets of the stand-alone scenario (SPEC.md 3.2, Table II).
+
+The split is its own artifact (LiRA keeps its membership mask the same way): every later stage reads
+the index sets from ``splits.npz`` and nothing re-derives them.
+
+Layout, all drawn from one seeded permutation of the dataset:
+
+- ``members``: the target model's training set D (Table II "target train");
+- ``target_test``: records the target never sees; its test accuracy is measured on them and the
+  attack's non-members are drawn from them (Table II "target test");
+- ``shadow_members`` / ``shadow_nonmembers``: the shadow model's training set and its held-out
+  records, disjoint from everything of the target's (Shokri et al. 2017; SPEC.md 1.5);
+- inside ``members``: the attacker's known members, split into ``attack_train_members`` and
+  ``attack_val_members`` (validation for attack-model selection: the paper selected on the test set,
+  SPEC.md 8.10), and the disjoint ``attack_test_members``;
+- inside ``target_test``: the same three sets of non-members.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from deepleak import artifacts
+
+ATTACK_SETS = ("attack_train_members", "attack_val_members", "attack_test_members",
+               "attack_train_nonmembers", "attack_val_nonmembers", "attack_test_nonmembers")
+
+
+class SplitError(ValueError):
+    """The configured sizes do not fit the dataset."""
+
+
+def _known_and_test(pool: np.ndarray, known: int, test: int, validation_fraction: float, what: str,
+                    key: str):
+    if known + test > len(pool):
+        raise SplitError(
+            f"{key}: the attacker's known {what} ({known}) plus the attack-test {what} ({test}) exceed "
+            f"the {len(pool)} records available for them; lower one of them or raise the pool size "
+            f"(SPEC.md 8.3 explains why the paper's Texas100 sizes cannot all hold).")
+    n_val = int(round(known * validation_fraction))
+    if known - n_val < 1 or n_val < 1:
+        raise SplitError(f"{key}: validation_fraction {validation_fraction} leaves an empty attack "
+                         f"training or validation set of {what} (known {known}).")
+    return pool[: known - n_val], pool[known - n_val: known], pool[known: known + test]
+
+
+def standalone_splits(n_records: int, sizes: dict, validation_fraction: float, seed: int,
+                      key: str = "splits") -> dict[str, np.ndarray]:
+    """Draw the stand-alone index sets; ``sizes`` holds the Table II columns of the config.
+
+    Every set is sorted, so the artifact does not depend on the order of the permutation inside it.
+    """
+    needed = (sizes["target_train"] + sizes["target_test"] + sizes["shadow_train"]
+              + sizes["shadow_test"])
+    if needed > n_records:
+        raise SplitError(
+            f"{key}: target_train + target_test + shadow_train + shadow_test = {needed} records, but "
+            f"the dataset has only {n_records}; lower the sizes in the config (or, for a stand-in, "
+            f"raise its n_records).")
+    perm = np.random.default_rng(seed).permutation(n_records)
+    cuts = np.cumsum([sizes["target_train"], sizes["target_test"], sizes["shadow_train"],
+                      sizes["shadow_test"]])
+    members, target_test, shadow_members, shadow_nonmembers = np.split(perm[: cuts[-1]], cuts[:-1])
+    tr_m, va_m, te_m = _known_and_test(members, sizes["attack_train_members"],
+                                       sizes["attack_test_members"], validation_fraction,
+                                       "members", key)
+    tr_n, va_n, te_n = _known_and_test(target_test, sizes["attack_train_nonmembers"],
+                                       sizes["attack_test_nonmembers"], validation_fraction,
+                                       "non-members", key)
+    sets = {
+        "members": members, "target_test": target_test,
+        "shadow_members": shadow_members, "shadow_nonmembers": shadow_nonmembers,
+        "attack_train_members": tr_m, "attack_val_members": va_m, "attack_test_members": te_m,
+        "attack_train_nonmembers": tr_n, "attack_val_nonmembers": va_n,
+        "attack_test_nonmembers": te_n,
+    }
+    return {name: np.sort(ids).astype(np.int64) for name, ids in sets.items()}
+
+
+def check_disjoint(sets: dict[str, np.ndarray], groups: list[list[str]]) -> None:
+    """Raise if a set repeats a record or two sets of one group share one (tests, and before saving)."""
+    for group in groups:
+        ids = np.concatenate([sets[name] for name in group])
+        owner = np.repeat(np.arange(len(group)), [len(sets[name]) for name in group])
+        values, first, counts = np.unique(ids, return_index=True, return_counts=True)
+        if (counts > 1).any():
+            shared = values[counts > 1][0]
+            names = [group[i] for i in np.unique(owner[ids == shared])]
+            raise SplitError(f"record {shared} appears more than once across {names}")
+
+
+STANDALONE_DISJOINT = [
+    ["members", "target_test", "shadow_members", "shadow_nonmembers"],
+    list(ATTACK_SETS),
+]
+
+
+def save(path: str | Path, sets: dict[str, np.ndarray], meta: dict) -> None:
+    artifacts.save_npz(path, sets, meta=meta)
+
+
+def load(path: str | Path) -> dict[str, np.ndarray]:
+    return artifacts.load_npz(path)
+
+
+def subsample(ids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A seeded subset of ``ids`` of ``round(fraction * len)`` records (Table VI knowledge sweep)."""
+    n = max(1, int(round(fraction * len(ids))))
+    return np.sort(np.random.default_rng(seed).choice(ids, size=n, replace=False))

@@ -1,0 +1,19 @@
+"""Figure 3: last-layer gradient norm of members vs non-members over training (rule figure3_plot)."""
+import pandas as pd
+
+from deepleak import artifacts, plots
+
+
+def main(history_paths, provenance_paths, png, pdf, *, datasets):
+    histories = {d: pd.read_csv(p) for d, p in zip(datasets, history_paths)}
+    titles = {d: f"{d} ({'stand-in' if artifacts.load_json(p)['source'] == 'synthetic' else 'real'})"
+              for d, p in zip(datasets, provenance_paths)}
+    plots.save(plots.figure3(histories, titles), png, pdf)
+
+
+if __name__ == "__main__":
+    from _common import setup
+
+    setup(snakemake)
+    main(snakemake.input.history, snakemake.input.provenance, snakemake.output.png,
+         snakemake.output.pdf, **snakemake.params)

@@ -1,0 +1,56 @@
+"""Train one neural attack variant on the target model's features and score the attack test set
+(rule attack; the variants are defined in deepleak/paper.py)."""
+import logging
+
+import numpy as np
+
+from deepleak import attack, features, artifacts, metrics, paper, splits
+
+log = logging.getLogger("run_attack")
+
+
+def labelled(feats, sets, member_set, nonmember_set):
+    """Feature rows and membership bits of one member set and one non-member set."""
+    ids = np.concatenate([sets[member_set], sets[nonmember_set]])
+    member = np.concatenate([np.ones(len(sets[member_set])), np.zeros(len(sets[nonmember_set]))])
+    return features.take(feats, features.rows_of(feats["records"], ids)), member.astype(np.int64), ids
+
+
+def main(features_path, splits_path, scores_out, metrics_out, *, attack_name, hp,
+         knowledge_fractions, metrics_cfg, seed):
+    feats, meta = artifacts.load_npz(features_path), artifacts.load_npz_meta(features_path)
+    sets = dict(splits.load(splits_path))
+    variant, known = paper.variant_of(attack_name)
+    spec = variant.resolve(meta["layer_names"], meta["gradient_layers"])
+    if known is not None:
+        # Table VI: the attacker knows only a fraction of the members / non-members it could know.
+        f_m, f_n = knowledge_fractions[known]
+        sets["attack_train_members"] = splits.subsample(sets["attack_train_members"], f_m, seed)
+        sets["attack_train_nonmembers"] = splits.subsample(sets["attack_train_nonmembers"], f_n,
+                                                           seed + 1)
+    tr, tr_member, _ = labelled(feats, sets, "attack_train_members", "attack_train_nonmembers")
+    va, va_member, _ = labelled(feats, sets, "attack_val_members", "attack_val_nonmembers")
+    te, te_member, te_ids = labelled(feats, sets, "attack_test_members", "attack_test_nonmembers")
+    model, std, history = attack.fit_supervised(
+        attack.gather_inputs(tr, spec), tr_member, attack.gather_inputs(va, spec), va_member,
+        spec, meta["n_classes"], hp, seed)
+    scores = attack.predict(model, std(attack.gather_inputs(te, spec)))
+    result = metrics.evaluate(scores, te_member, n_bootstrap=metrics_cfg["n_bootstrap"],
+                              confidence=metrics_cfg["confidence"], seed=seed)
+    log.info("%s: %s", attack_name, result)
+    artifacts.save_npz(scores_out, {"records": te_ids, "member": te_member, "score": scores})
+    artifacts.save_json(metrics_out, {
+        "attack": attack_name, "description": variant.description,
+        "features": {"outputs": spec.outputs, "gradients": spec.gradients, "loss": spec.loss,
+                     "label": spec.label},
+        "n_train": {"members": int(tr_member.sum()), "nonmembers": int((1 - tr_member).sum())},
+        "n_validation": {"members": int(va_member.sum()), "nonmembers": int((1 - va_member).sum())},
+        "selected_epoch": model.selected_epoch, "hparams": hp, "history": history, **result})
+
+
+if __name__ == "__main__":
+    from _common import setup
+
+    setup(snakemake)
+    main(snakemake.input.features, snakemake.input.splits, snakemake.output.scores,
+         snakemake.output.metrics, attack_name=snakemake.wildcards.attack, **snakemake.params)
