@@ -1,0 +1,56 @@
+"""The config schema accepts the shipped profiles and rejects bad values with a readable message."""
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
+
+
+def load(name):
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+@pytest.mark.parametrize("profile", ["config.yaml", "test.yaml", "paper.yaml"])
+def test_profiles_validate(profile):
+    validate(copy.deepcopy(load(profile)), SCHEMA)
+
+
+@pytest.mark.parametrize("path, value, expected", [
+    (("attack_model", "lr"), -1, "lr"),
+    (("datasets", "purchase100", "source"), "kaggle", "kaggle"),
+    (("standalone", "validation_fraction"), 1.5, "1.5"),
+    (("attack_model", "batch_size"), 63, "63"),
+])
+def test_bad_value_is_named(path, value, expected):
+    config = load("config.yaml")
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(WorkflowError) as err:
+        validate(config, SCHEMA)
+    assert expected in str(err.value)
+
+
+def test_unknown_key_is_rejected():
+    config = load("config.yaml")
+    config["attack_model"]["kernel"] = 5  # typo of "kernels"
+    with pytest.raises(WorkflowError, match="kernel"):
+        validate(config, SCHEMA)
+
+
+def test_snakemake_stops_before_any_job(tmp_path):
+    bad = load("test.yaml")
+    bad["datasets"]["purchase100"]["train"]["epochs"] = 0
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile",
+                          str(tmp_path / "bad.yaml")], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "epochs" in out.stderr + out.stdout and "minimum" in out.stderr + out.stdout

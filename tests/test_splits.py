@@ -1,0 +1,46 @@
+"""The stand-alone split: named, disjoint sets of the configured sizes (Table II)."""
+import numpy as np
+import pytest
+
+from deepleak import splits
+
+SIZES = dict(target_train=300, target_test=400, attack_train_members=100, attack_train_nonmembers=150,
+             attack_test_members=120, attack_test_nonmembers=130, shadow_train=200, shadow_test=210)
+
+
+def test_sets_are_disjoint_and_sized():
+    sets = splits.standalone_splits(1500, SIZES, validation_fraction=0.2, seed=3)
+    splits.check_disjoint(sets, splits.STANDALONE_DISJOINT)
+    assert len(sets["members"]) == 300 and len(sets["target_test"]) == 400
+    assert len(sets["shadow_members"]) == 200 and len(sets["shadow_nonmembers"]) == 210
+    assert len(sets["attack_train_members"]) + len(sets["attack_val_members"]) == 100
+    assert len(sets["attack_val_members"]) == 20
+    assert len(sets["attack_train_nonmembers"]) + len(sets["attack_val_nonmembers"]) == 150
+    assert len(sets["attack_test_members"]) == 120 and len(sets["attack_test_nonmembers"]) == 130
+    members, nonmembers = set(sets["members"]), set(sets["target_test"])
+    for name in ("attack_train_members", "attack_val_members", "attack_test_members"):
+        assert set(sets[name]) <= members
+    for name in ("attack_train_nonmembers", "attack_val_nonmembers", "attack_test_nonmembers"):
+        assert set(sets[name]) <= nonmembers
+
+
+def test_seeded():
+    a = splits.standalone_splits(1500, SIZES, 0.2, seed=3)
+    b = splits.standalone_splits(1500, SIZES, 0.2, seed=3)
+    c = splits.standalone_splits(1500, SIZES, 0.2, seed=4)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["members"], c["members"])
+
+
+def test_too_many_records_is_an_actionable_error():
+    with pytest.raises(splits.SplitError, match="dataset has only 1000"):
+        splits.standalone_splits(1000, SIZES, 0.2, seed=0)
+    bad = {**SIZES, "attack_test_members": 250}
+    with pytest.raises(splits.SplitError, match="known members .* plus the attack-test members"):
+        splits.standalone_splits(1500, bad, 0.2, seed=0)
+
+
+def test_check_disjoint_catches_overlap():
+    sets = {"a": np.array([1, 2, 3]), "b": np.array([3, 4])}
+    with pytest.raises(splits.SplitError, match="record 3"):
+        splits.check_disjoint(sets, [["a", "b"]])
