@@ -5,6 +5,7 @@ interrupted job never leaves a half-written file that a rerun could take as done
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -78,8 +79,12 @@ def save_model(net, path: str | Path, meta_path: str | Path, meta: dict) -> None
     config that made it, as nanoGPT keeps the config with every checkpoint."""
     import torch
 
+    # Through a buffer: torch.save names the zip's records after the file, and the temporary name would
+    # make two identical models differ byte for byte.
+    buffer = io.BytesIO()
+    torch.save(net.state_dict(), buffer)
     with atomic_path(path, ".pt") as tmp:
-        torch.save(net.state_dict(), tmp)
+        tmp.write_bytes(buffer.getvalue())
     save_json(meta_path, meta)
 
 
