@@ -1,5 +1,5 @@
-"""Train one neural attack variant on the target model's features and score the attack test set
-(rule attack; the variants are defined in deepleak/paper.py)."""
+"""Train neural attack variants on the target model's features and score the attack test set
+(rules attack_<group>; the variants and groups are defined in deepleak/paper.py)."""
 import logging
 
 import numpy as np
@@ -16,10 +16,19 @@ def labelled(feats, sets, member_set, nonmember_set):
     return features.take(feats, features.rows_of(feats["records"], ids)), member.astype(np.int64), ids
 
 
-def main(features_path, splits_path, scores_out, metrics_out, *, attack_name, hp,
-         knowledge_fractions, metrics_cfg, seed):
+def main(features_path, splits_path, scores_outs, metrics_outs, *, attacks, hp, knowledge_fractions,
+         metrics_cfg, seeds):
     feats, meta = artifacts.load_npz(features_path), artifacts.load_npz_meta(features_path)
-    sets = dict(splits.load(splits_path))
+    sets = splits.load(splits_path)
+    for attack_name, scores_out, metrics_out, seed in zip(attacks, scores_outs, metrics_outs, seeds):
+        run_one(feats, meta, sets, scores_out, metrics_out, attack_name=attack_name, hp=hp,
+                knowledge_fractions=knowledge_fractions, metrics_cfg=metrics_cfg, seed=seed)
+
+
+def run_one(feats, meta, sets, scores_out, metrics_out, *, attack_name, hp, knowledge_fractions,
+            metrics_cfg, seed):
+    """Train, select on validation and score one attack variant."""
+    sets = dict(sets)
     variant, known = paper.variant_of(attack_name)
     spec = variant.resolve(meta["layer_names"], meta["gradient_layers"])
     if known is not None:
@@ -53,4 +62,4 @@ if __name__ == "__main__":
 
     setup(snakemake)
     main(snakemake.input.features, snakemake.input.splits, snakemake.output.scores,
-         snakemake.output.metrics, attack_name=snakemake.wildcards.attack, **snakemake.params)
+         snakemake.output.metrics, **snakemake.params)

@@ -117,7 +117,25 @@ TABLE8_PAPER = {  # dataset: (architecture, train acc, test acc, black-box, outp
     "purchase100": ("Fully connected", 100, 80, 67.6, 67.6, 73.4),
 }
 
+def table8_reference(data: str, arch: str):
+    """The paper's Table VIII row for a dataset entry: its data and architecture ("cifar100/alexnet", the
+    three CIFAR-100 models), else its data alone (the FC datasets); None where the paper has no row."""
+    return TABLE8_PAPER.get(f"{data}/{arch}") or TABLE8_PAPER.get(data)
+
+
 STANDALONE_TABLES = {"table3": TABLE3, "table4": TABLE4, "table5": TABLE5}
+
+
+def attack_groups(n_knowledge: int) -> dict[str, list[str]]:
+    """Disjoint groups of stand-alone attack variants, each trained in one job: a job pays seconds of
+    Python and torch start-up, so one job per variant would spend the default profile's budget on it."""
+    return {
+        "outputs": ["black_box", "outputs_2", "outputs_3", "outputs_123", "white_box_outputs"],
+        "gradients": ["gradients_1", "gradients_2", "gradients_3", "gradients_4", "gradients_1234"],
+        "combinations": ["gradients_1_outputs_1", "gradients_1_outputs_all",
+                         "gradients_all_outputs_all"],
+        "knowledge": [knowledge_attack(i) for i in range(n_knowledge)],
+    }
 
 
 def standalone_attacks(n_knowledge: int) -> list[str]:
@@ -127,3 +145,80 @@ def standalone_attacks(n_knowledge: int) -> list[str]:
         names += [r.attack for r in rows]
     names += [knowledge_attack(i) for i in range(n_knowledge)]
     return list(dict.fromkeys(names))
+
+
+# Table VII: unsupervised attack vs shadow-model attack (white-box), accuracy in % (SPEC.md 5). The
+# supervised reference row is Table VIII's white-box (gradients) column, the attack both are compared
+# with in the paper's text. Keys as in TABLE8_PAPER: "<data>/<arch>" for CIFAR-100, else "<data>".
+TABLE7_COLUMNS = [("Unsupervised", "unsupervised"), ("Shadow models", "shadow_model")]
+TABLE7_PAPER = {  # dataset: (architecture, unsupervised, shadow models) in %
+    "cifar100/alexnet": ("AlexNet", 75.0, 70.5),
+    "cifar100/densenet": ("DenseNet", 71.2, 64.2),
+    "cifar100/resnet": ("ResNet", 63.1, 60.9),
+    "texas100": ("Fully connected", 66.3, 65.3),
+    "purchase100": ("Fully connected", 71.0, 68.2),
+}
+
+# Table IX: fine-tuned models (D = 60 % of the Table II training set, D_delta = 40 %, D-bar the
+# non-members; the attacker holds the model before and after fine-tuning). Columns: the fine-tuned
+# model's train and test accuracy, then the three membership tasks (deepleak/finetune.py TASKS).
+TABLE9_TASKS = [("D vs D_Δ", "d_vs_d_delta"), ("D vs D̄ (non-members)", "d_vs_nonmembers"),
+                ("D_Δ vs D̄ (non-members)", "d_delta_vs_nonmembers")]
+TABLE9_PAPER = {  # dataset: (architecture, train acc, test acc, D vs D_delta, D vs D-bar,
+    #                          D_delta vs D-bar) in %
+    "cifar100/alexnet": ("AlexNet", 100.0, 39.8, 62.1, 75.4, 71.3),
+    "cifar100/densenet": ("DenseNet", 100.0, 64.3, 63.3, 74.6, 71.5),
+    "texas100": ("Fully connected", 95.2, 48.6, 58.4, 68.4, 67.2),
+    "purchase100": ("Fully connected", 100.0, 77.5, 64.4, 73.8, 71.2),
+}
+
+
+def paper_reference(table: dict, data: str, arch: str):
+    """A dataset entry's row of a paper table keyed like TABLE8_PAPER (Table VII, IX): by data and
+    architecture ("cifar100/alexnet"), else by data alone (the FC datasets); None if the paper has none."""
+    return table.get(f"{data}/{arch}") or table.get(data)
+
+
+# --------------------------------------------------------------------------------------------------
+# Federated learning (SPEC.md 1.3-1.4, 5): Tables X, XII and XIII. The runs and observers are defined in
+# deepleak/federated.py.
+# --------------------------------------------------------------------------------------------------
+# Table X: federated learning, 4 participants. Columns as (label, run, observer, test set): the passive
+# rows are scored on the attack test set, the active ones on their 100 + 100 target records (SPEC.md 1.4).
+TABLE10_COLUMNS = [
+    ("Global (central) attacker: passive", "passive", "central", "test"),
+    ("Global attacker, active: gradient ascent", "central_ascent", "central", "targets"),
+    ("Global attacker, active: isolating", "isolating", "central", "targets"),
+    ("Global attacker, active: isolating + gradient ascent", "isolating_ascent", "central", "targets"),
+    ("Local attacker: passive", "passive", "local", "test"),
+    ("Local attacker, active: gradient ascent", "local_ascent", "local", "targets"),
+]
+# Table X: rows with no paper value, the passive attacks on the active attacks' target records (the
+# comparison the active rows need: same 200 records, no attack on the training).
+TABLE10_PASSIVE_ON_TARGETS = [
+    ("Global attacker: passive, on the active attacks' target records", "central"),
+    ("Local attacker: passive, on the active attacks' target records", "local"),
+]
+TABLE10_PAPER = {  # Table X, in TABLE10_COLUMNS order, in %
+    "cifar100/alexnet": (85.1, 88.2, 89.0, 92.1, 73.1, 76.3),
+    "cifar100/densenet": (79.2, 82.1, 84.3, 87.3, 72.2, 76.7),
+    "texas100": (66.4, 69.5, 69.3, 71.7, 62.4, 66.4),
+    "purchase100": (72.4, 75.4, 75.3, 82.5, 65.8, 69.8),
+}
+# Table X's observed epochs: [40, 60, 80, 90, 100] of 100 rounds (Purchase100, Texas100) and
+# [100, 150, 200, 250, 300] of 300 (CIFAR100); config/paper.yaml has them.
+
+# Table XII: the passive global attacker vs the observed epochs (CIFAR100-AlexNet, 300 rounds):
+# (epochs, accuracy %). DeepLeak scales the first three sets to a profile's rounds; the fourth is
+# Table X's observed epochs, as in the paper (85.1 % in both tables).
+TABLE12_PAPER = [
+    ([5, 10, 15, 20, 25], 57.4),
+    ([10, 20, 30, 40, 50], 76.5),
+    ([50, 100, 150, 200, 250], 79.5),
+    ([100, 150, 200, 250, 300], 85.1),
+]
+TABLE12_PAPER_ROUNDS = 300
+
+# Table XIII: the passive local attacker vs the number of participants (CIFAR100-AlexNet), in %. The
+# 4-party value does not match Table X's local passive AlexNet (73.1 %; SPEC.md 8.4).
+TABLE13_PAPER = {2: 89.0, 3: 78.1, 4: 76.7, 5: 67.2}

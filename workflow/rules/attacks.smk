@@ -1,27 +1,36 @@
-# Stage 4: membership attacks on the target model. Each neural attack variant (deepleak/paper.py) is one
-# job, trained on the attacker's known members and non-members, selected on the validation split and
+# Stage 4: membership attacks on the target model. Each neural attack variant (deepleak/paper.py) is
+# trained on the attacker's known members and non-members, selected on the validation split and
 # scored on the attack test set; the threshold baselines run beside them.
 
 
-rule attack:
-    input:
-        features="results/{dataset}/standalone/{rep}/features/target.npz",
-        splits="results/{dataset}/standalone/{rep}/splits.npz",
-    output:
-        scores="results/{dataset}/standalone/{rep}/attacks/{attack}/scores.npz",
-        metrics="results/{dataset}/standalone/{rep}/attacks/{attack}/metrics.json",
-    log:
-        "logs/{dataset}/standalone/{rep}/attack_{attack}.log",
-    benchmark:
-        "benchmarks/{dataset}/standalone/{rep}/attack_{attack}.tsv"
-    threads: config["threads"]
-    params:
-        hp=attack_hparams(),
-        knowledge_fractions=STANDALONE["knowledge_fractions"],
-        metrics_cfg=config["metrics"],
-        seed=lambda wc: artifact_seed(wc.dataset, "standalone", wc.rep, "attack", wc.attack),
-    script:
-        "../../scripts/run_attack.py"
+# One job per group of variants (paper.attack_groups), named attack_<group>: `-R attack_gradients`
+# reruns the gradient attacks of every dataset.
+for _group, _attacks in paper.attack_groups(len(STANDALONE["knowledge_fractions"])).items():
+
+    rule:
+        name:
+            f"attack_{_group}"
+        input:
+            features="results/{dataset}/standalone/{rep}/features/target.npz",
+            splits="results/{dataset}/standalone/{rep}/splits.npz",
+        output:
+            scores=[f"results/{{dataset}}/standalone/{{rep}}/attacks/{a}/scores.npz" for a in _attacks],
+            metrics=[f"results/{{dataset}}/standalone/{{rep}}/attacks/{a}/metrics.json"
+                     for a in _attacks],
+        log:
+            f"logs/{{dataset}}/standalone/{{rep}}/attack_{_group}.log",
+        benchmark:
+            f"benchmarks/{{dataset}}/standalone/{{rep}}/attack_{_group}.tsv"
+        threads: 1
+        params:
+            attacks=_attacks,
+            hp=attack_hparams(),
+            knowledge_fractions=STANDALONE["knowledge_fractions"],
+            metrics_cfg=config["metrics"],
+            seeds=lambda wc, attacks=_attacks: [
+                artifact_seed(wc.dataset, "standalone", wc.rep, "attack", a) for a in attacks],
+        script:
+            "../../scripts/run_attack.py"
 
 
 rule baselines:
