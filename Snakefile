@@ -22,6 +22,9 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/attacks.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/finetune.smk"
+include: "workflow/rules/unsupervised.smk"
+include: "workflow/rules/federated.smk"
 
 
 rule all:
@@ -29,3 +32,5 @@ rule all:
     input:
         rules.tables.input,
         rules.figures.input,
+        rules.finetune_and_unsupervised.input,
+        rules.federated.input,

@@ -19,6 +19,13 @@ Sections:
   cnn  A small CIFAR-sized CNN (3 conv layers + linear head, 3x32x32, 100 classes):
        ``conv_per_example_grads`` (torch.func vmap over grad, chunked) vs ``per_example_grads_loop``
        on every conv parameter.
+  alexnet  bearpaw's AlexNet-CIFAR (deepleak/cnn.py, 2.5M parameters, raw 3x32x32 images): what
+       the pipeline computes for its five conv layers, ``conv_grad_features`` (each chunk's
+       per-example gradients reduced at once to per-channel norms and bias gradients), (a) with the
+       unfold method (one batched forward + backward per chunk, the pipeline's default) and (b)
+       with torch.func vmap, vs (c) one backward pass per record reducing the same way. Differences
+       on the stored features and norms of every record, and on the full per-example gradients of
+       the first --compare-records records.
 
 Usage (from the repository root):
   PYTHONPATH=scripts .venv/bin/python benchmarks/per_example_gradients.py --threads 1
@@ -37,7 +44,10 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # works without PYTHONPATH
 
+from deepleak import cnn  # noqa: E402
 from deepleak.gradients import (  # noqa: E402
+    _conv_grads_unfold,
+    conv_grad_features,
     conv_per_example_grads,
     linear_factors,
     linear_grad_norm,
@@ -60,7 +70,7 @@ def _race(fns: dict, repeats: int) -> tuple[dict, dict]:
     return results, best
 
 
-def _row(*cells, widths=(26, 14, 14, 12)):
+def _row(*cells, widths=(26, 14, 14, 12, 12)):
     return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
                      for i, (c, w) in enumerate(zip(cells, widths, strict=False)))
 
@@ -237,6 +247,101 @@ def bench_cnn(args) -> None:
               f"recomputed in float64 the max |diff| on them is {d64:.1e}")
 
 
+# -------------------------------------------------------------------------------------- AlexNet
+def _loop_channel_norms(model, x, y, modules):
+    """(c): one backward per record, reduced as ``conv_grad_features(mode="channel_norms")``."""
+    named = dict(model.named_modules())
+    params = [p for m in modules for p in (named[m].weight, named[m].bias)]
+    n = x.shape[0]
+    feats = {m: np.empty((n, 2 * named[m].out_channels), dtype=np.float32) for m in modules}
+    norms = {m: np.empty(n, dtype=np.float32) for m in modules}
+    for i in range(n):  # the slow reference: one backward pass per record
+        loss = F.cross_entropy(model(x[i:i + 1]), y[i:i + 1])
+        grads = torch.autograd.grad(loss, params)
+        for j, m in enumerate(modules):
+            gw, gb = grads[2 * j], grads[2 * j + 1]
+            per_channel = gw.flatten(1).norm(dim=1)
+            feats[m][i] = torch.stack([per_channel, gb], 1).flatten().numpy()
+            norms[m][i] = gw.norm().item()
+    return {"feature": feats, "norm": norms}
+
+
+def _relative(a, b):
+    """max |a - b| relative to max |b|."""
+    return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)
+
+
+def bench_alexnet(args) -> None:
+    torch.manual_seed(args.seed)
+    model = cnn.AlexNet(100).eval()
+    named = dict(model.named_modules())
+    g = torch.Generator().manual_seed(args.seed + 3)
+    n, chunk = args.alexnet_records, args.chunk_size
+    x = torch.randint(0, 256, (n, 3, 32, 32), generator=g).float()  # raw pixels: AlexNet normalises
+    y = torch.randint(0, 100, (n,), generator=g)
+    modules = [model.layer_modules[f"conv{i}"] for i in range(1, 6)]
+    n_grad = sum(named[m].weight.numel() for m in modules)
+    n_stored = sum(2 * named[m].out_channels for m in modules)
+    print(f"\n== AlexNet-CIFAR (bearpaw), 3x32x32, {n} records, per-example gradients of its 5 "
+          f"conv layers ({n_grad / 1e6:.2f}M numbers/record, stored as {n_stored} channel norms + "
+          f"bias gradients), {torch.get_num_threads()} thread(s), float32, best of {args.repeats} ==")
+    label_uf, label_vm = f"(a) unfold, chunk {chunk}", f"(b) vmap, chunk {chunk}"
+    label_lp = "(c) loop, one bwd/record"
+    fns = {
+        label_uf: lambda: conv_grad_features(model, x, y, modules, chunk_size=chunk),
+        label_vm: lambda: conv_grad_features(model, x, y, modules, chunk_size=chunk, method="vmap"),
+        label_lp: lambda: _loop_channel_norms(model, x, y, modules),
+    }
+    # warm-up (allocator, kernel selection, vmap tracing) so no method pays first-call costs
+    conv_grad_features(model, x[:4], y[:4], modules, chunk_size=chunk)
+    conv_grad_features(model, x[:4], y[:4], modules, chunk_size=chunk, method="vmap")
+    _loop_channel_norms(model, x[:4], y[:4], modules)
+    results, times = _race(fns, args.repeats)
+    uf, vm, lp = results[label_uf], results[label_vm], results[label_lp]
+    print(_row("method", "time [s]", "records/s", "vs loop"))
+    for label, t in times.items():
+        print(_row(label, f"{t:.3f}", f"{n / t:.0f}", f"{times[label_lp] / t:.1f}x"))
+    print(f"speed ratio loop / unfold (the pipeline's path): "
+          f"{times[label_lp] / times[label_uf]:.1f}x; loop / vmap: "
+          f"{times[label_lp] / times[label_vm]:.1f}x")
+
+    print(f"\nmax |difference| to the loop, all {n} records, relative to the largest value")
+    print(_row("layer", "unfold feat.", "unfold norm", "vmap feat.", "vmap norm"))
+    for name, m in zip(model.layer_names, modules, strict=False):
+        cells = [f"{_relative(res[key][m], lp[key][m]):.2e}"
+                 for res in (uf, vm) for key in ("feature", "norm")]
+        print(_row(f"{name} ({m})", *cells))
+    rel = np.max([np.abs(uf["feature"][m] - lp["feature"][m]).max(1)
+                  / max(np.abs(lp["feature"][m]).max(), 1e-30) for m in modules], axis=0)
+    bad = np.nonzero(rel > 1e-4)[0]
+    names = [f"{m}.{p}" for m in modules for p in ("weight", "bias")]
+    if len(bad):
+        # As in the cnn section: max-pool is not differentiable at ties, and a batched and a
+        # single-record float32 forward pass round differently (~1e-7), which can route a near-tied
+        # record's gradient through another unit. In float64 the methods agree on those records.
+        m64 = cnn.AlexNet(100)
+        m64.load_state_dict(model.state_dict())
+        m64 = m64.double().eval()
+        uf64 = conv_grad_features(m64, x[bad].double(), y[bad], modules, dtype=None)
+        lp64 = per_example_grads_loop(m64, x[bad].double(), y[bad], names)
+        d64 = max(_relative(uf64["norm"][m],
+                            np.linalg.norm(lp64[f"{m}.weight"].reshape(len(bad), -1), axis=1))
+                  for m in modules)
+        print(f"{len(bad)} record(s) differ by > 1e-4 in float32 (near-tied max-pool windows); "
+              f"recomputed in float64, unfold vs loop relative |norm diff| on them is {d64:.1e}")
+    k = min(args.compare_records, n)
+    full_lp = per_example_grads_loop(model, x[:k], y[:k], names)
+    full_vm = conv_per_example_grads(model, x[:k], y[:k], names, chunk_size=chunk)
+    full_uf = _conv_grads_unfold(model, x[:k], y[:k], modules)
+    d_vm = max(np.abs(full_vm[p] - full_lp[p]).max() for p in names)
+    d_uf = max(max(np.abs(full_uf[m][0].numpy().reshape(full_lp[f"{m}.weight"].shape)
+                          - full_lp[f"{m}.weight"]).max(),
+                   np.abs(full_uf[m][1].numpy() - full_lp[f"{m}.bias"]).max()) for m in modules)
+    print(f"full per-example gradients, first {k} records, every conv parameter: max |diff| to the "
+          f"loop: unfold {d_uf:.2e}, vmap {d_vm:.2e} (max |grad| "
+          f"{max(np.abs(full_lp[p]).max() for p in names):.2e})")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -250,15 +355,17 @@ def main(argv=None) -> None:
                     help="also time torch.func vmap over all FC parameters (slow on CPU)")
     ap.add_argument("--cnn-records", type=int, default=512, help="CNN records (default 512)")
     ap.add_argument("--chunk-size", type=int, default=64, help="vmap chunk size (default 64)")
-    ap.add_argument("--sections", nargs="+", choices=["fc", "cnn"], default=["fc", "cnn"],
-                    help="which sections to run (default both)")
-    ap.add_argument("--cnn", action="store_true", help="run only the CNN section")
+    ap.add_argument("--alexnet-records", type=int, default=256,
+                    help="AlexNet-CIFAR records (default 256)")
+    ap.add_argument("--sections", nargs="+", choices=["fc", "cnn", "alexnet"],
+                    default=["fc", "cnn", "alexnet"], help="which sections to run (default all)")
+    ap.add_argument("--cnn", action="store_true", help="run only the CNN sections (cnn, alexnet)")
     ap.add_argument("--repeats", type=int, default=3,
                     help="time each method this many times and report the best (default 3)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     if args.cnn:
-        args.sections = ["cnn"]
+        args.sections = ["cnn", "alexnet"]
 
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
@@ -266,6 +373,8 @@ def main(argv=None) -> None:
         bench_fc(args)
     if "cnn" in args.sections:
         bench_cnn(args)
+    if "alexnet" in args.sections:
+        bench_alexnet(args)
 
 
 if __name__ == "__main__":

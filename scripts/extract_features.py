@@ -8,17 +8,21 @@ from deepleak import features, artifacts, models, splits
 RECORD_SETS = {"target": splits.ATTACK_SETS, "shadow": ("shadow_members", "shadow_nonmembers")}
 
 
-def main(dataset_path, splits_path, model_path, meta_path, features_out, *, model, gradient_layers):
+def main(dataset_path, splits_path, model_path, meta_path, features_out, *, model, gradient_layers,
+         conv_gradient="channel_norms", max_output_features=None, batching=None, device="cpu"):
     data, sets, meta = artifacts.load_npz(dataset_path), splits.load(splits_path), artifacts.load_json(meta_path)
     net = models.build_model(meta["model_cfg"], meta["in_features"], meta["n_classes"])
     artifacts.load_state_dict(net, model_path)
     records = np.unique(np.concatenate([sets[name] for name in RECORD_SETS[model]]))
+    report = {}
     feats = features.extract(net, data["X"][records], data["y"][records],
-                             gradient_layers=gradient_layers)
+                             gradient_layers=gradient_layers, conv_gradient=conv_gradient,
+                             max_output_features=max_output_features, device=device, report=report,
+                             **(batching or {}))
     feats["records"] = records
     artifacts.save_npz(features_out, feats, meta={"layer_names": list(net.layer_names),
                                            "gradient_layers": gradient_layers,
-                                           "n_classes": meta["n_classes"]})
+                                           "n_classes": meta["n_classes"], **report})
 
 
 if __name__ == "__main__":

@@ -2,12 +2,23 @@
 from deepleak import artifacts, splits
 
 
-def main(dataset_path, splits_out, sizes, validation_fraction, seed):
-    n = len(artifacts.load_npz(dataset_path)["y"])
-    sets = splits.standalone_splits(n, sizes, validation_fraction, seed, key="standalone.sizes")
-    splits.check_disjoint(sets, splits.STANDALONE_DISJOINT)
+def main(dataset_path, splits_out, sizes, validation_fraction, seed, shadow_overlap=False):
+    data = artifacts.load_npz(dataset_path)
+    n = len(data["y"])
+    if "official_train" in data:
+        # Image datasets: members from the official training images, non-members from the test
+        # images, as the paper's CIFAR-100 (SPEC.md 3.2).
+        sets, disjoint = splits.official_standalone_splits(
+            data["official_train"], sizes, validation_fraction, seed, key="standalone.sizes",
+            shadow_overlap=shadow_overlap)
+    else:
+        sets = splits.standalone_splits(n, sizes, validation_fraction, seed, key="standalone.sizes")
+        disjoint = splits.STANDALONE_DISJOINT
+    splits.check_disjoint(sets, disjoint)
     splits.save(splits_out, sets, meta={"sizes": sizes, "validation_fraction": validation_fraction,
-                                        "seed": seed, "n_records": n})
+                                        "seed": seed, "n_records": n,
+                                        "official_split": "official_train" in data,
+                                        "disjoint_groups": disjoint})
 
 
 if __name__ == "__main__":
@@ -15,4 +26,5 @@ if __name__ == "__main__":
 
     setup(snakemake)
     main(snakemake.input.dataset, snakemake.output.splits, snakemake.params.sizes,
-         snakemake.params.validation_fraction, snakemake.params.seed)
+         snakemake.params.validation_fraction, snakemake.params.seed,
+         shadow_overlap=snakemake.params.shadow_overlap)

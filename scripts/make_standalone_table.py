@@ -14,10 +14,10 @@ TITLES = {
 }
 
 
-def table_rows(table, dataset, known_sizes):
-    """(label, attack, paper accuracy) of each row; Table VIII's paper values are per dataset."""
+def table_rows(table, dataset, known_sizes, ref=None):
+    """(label, attack, paper accuracy) of each row; Table VIII's paper values are per dataset and
+    architecture (``ref``: its paper.TABLE8_PAPER row, or None)."""
     if table == "table8":
-        ref = paper.TABLE8_PAPER.get(dataset)
         return [(label, attack, ref[3 + i] if ref else None)
                 for i, (label, attack) in enumerate(paper.TABLE8_COLUMNS)]
     if table == "table6":
@@ -58,12 +58,14 @@ def main(metrics_paths, baseline_paths, target_paths, provenance_paths, csv_out,
         source = "stand-in" if provenance[dataset]["source"] == "synthetic" else "real"
         train_acc = 100 * sum(t["train_acc"] for t in targets[dataset]) / len(targets[dataset])
         test_acc = 100 * sum(t["test_acc"] for t in targets[dataset]) / len(targets[dataset])
-        ref = paper.TABLE8_PAPER.get(dataset)
         arch = targets[dataset][0]["model_cfg"]["arch"]
+        # An entry reads its own data or the one `data:` names (cifar100_alexnet reads cifar100).
+        ref = paper.paper_reference(paper.TABLE8_PAPER, provenance[dataset].get("data", dataset),
+                                    arch)
         headers[dataset] = (f"{dataset} ({source}), {arch} target model: train accuracy "
                             f"{train_acc:.1f} %, test accuracy {test_acc:.1f} %"
                             + (f" (paper: {ref[1]} % / {ref[2]} %)" if ref else ""))
-        rows = table_rows(table, dataset, known_sizes[dataset])
+        rows = table_rows(table, dataset, known_sizes[dataset], ref)
         for rec in tables.attack_rows(table, dataset, source, rows, attacks[dataset],
                                       baselines[dataset], confidence):
             rec.update(target_train_acc=train_acc, target_test_acc=test_acc,

@@ -8,7 +8,10 @@ Components, one per attack feature, each ending in a small FC stack:
 - gradient component: dL/dW of one linear layer seen as an n_in x n_out image, convolved with K kernels of
   size 1 x n_out (one output per input unit and kernel), then FC 128 -> 64. On the factored gradient
   delta (x) h_in (DESIGN.md 4.1) the convolution is ``h_in (x) (K delta) + b``, computed without ever
-  building the n_in x n_out matrix (``gradients.gradient_component_conv``).
+  building the n_in x n_out matrix (``gradients.gradient_component_conv``). A conv layer's
+  gradient (which the paper leaves open, SPEC.md 2.2) is read as the feature file stores it:
+  per-output-channel norms and bias gradients through FC layers, or the whole kernel gradient as an
+  n_in x n_out matrix with the same 1 x n_out kernels (config ``standalone.conv_gradient``).
 
 The components' outputs are concatenated and fed to the encoder, FC 256 -> 128 -> 64 -> 1, whose output
 is the attack score (a sigmoid of it in supervised mode: Pr[member], trained with MSE, Eq. 3).
@@ -44,10 +47,14 @@ class AttackFeatures:
     loss: bool = True
     label: bool = True
 
-    def keys(self) -> list[str]:
+    def keys(self, available=None) -> list[str]:
+        """Feature keys the attack reads. A gradient layer is read as its factors (linear layers)
+        or, when ``available`` (a feature file's keys) holds one, as its conv-gradient reduction."""
         keys = [f"out/{n}" for n in self.outputs]
         for n in self.gradients:
-            keys += [f"h_in/{n}", f"delta/{n}"]
+            conv = [f"conv_grad_{m}/{n}" for m in gradients.CONV_GRADIENT_MODES
+                    if available is not None and f"conv_grad_{m}/{n}" in available]
+            keys += conv[:1] or [f"h_in/{n}", f"delta/{n}"]
         if self.loss:
             keys.append("loss")
         if self.label:
@@ -67,8 +74,10 @@ def fc_stack(widths: list[int], dropout: float, final_activation: bool = True) -
 class GradientComponent(nn.Module):
     """Gradient CNN of one linear layer (Table XIV): K kernels of size 1 x n_out, then FC."""
 
-    def __init__(self, n_in: int, n_out: int, kernels: int, widths: list[int], dropout: float):
+    def __init__(self, n_in: int, n_out: int, kernels: int, widths: list[int], dropout: float,
+                 name: str = ""):
         super().__init__()
+        self.input_keys = (f"h_in/{name}", f"delta/{name}")
         self.kernels = nn.Parameter(torch.empty(kernels, n_out))
         self.bias = nn.Parameter(torch.zeros(kernels))
         self.dropout = nn.Dropout(dropout)
@@ -77,6 +86,48 @@ class GradientComponent(nn.Module):
     def forward(self, h_in: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
         conv = gradients.gradient_component_conv(h_in, delta, self.kernels, self.bias)
         return self.fc(self.dropout(torch.relu(conv)).flatten(1))
+
+
+class KernelGradientComponent(GradientComponent):
+    """Gradient CNN of one conv layer read whole (``conv_gradient: kernel``): its weight gradient as
+    the n_in x n_out matrix (n_in = C_in x kh x kw, n_out = C_out), convolved with the paper's
+    1 x n_out kernels as for a linear layer, then FC. The matrix is a sum of outer products over
+    positions, so it is stored materialised (small layers only, deepleak/gradients.py)."""
+
+    def __init__(self, n_in, n_out, kernels, widths, dropout, name: str = ""):
+        super().__init__(n_in, n_out, kernels, widths, dropout, name)
+        self.input_keys = (f"conv_grad_kernel/{name}",)
+
+    def forward(self, grad: torch.Tensor) -> torch.Tensor:
+        conv = grad @ self.kernels.T + self.bias
+        return self.fc(self.dropout(torch.relu(conv)).flatten(1))
+
+
+class ChannelGradientComponent(nn.Module):
+    """Gradient component of one conv layer read as per-output-channel norms and bias gradients
+    (``conv_gradient: channel_norms``, the default; SPEC.md 2.2 leaves conv layers open): FC layers
+    of the gradient component's widths, as the paper's components after their convolution."""
+
+    def __init__(self, n_in: int, widths: list[int], dropout: float, name: str = ""):
+        super().__init__()
+        self.input_keys = (f"conv_grad_channel_norms/{name}",)
+        self.fc = fc_stack([n_in, *widths], dropout)
+
+    def forward(self, summary: torch.Tensor) -> torch.Tensor:
+        return self.fc(summary)
+
+
+def gradient_component(name: str, dims: dict[str, int], hp: dict, dropout: float) -> nn.Module:
+    """The gradient component of one layer, chosen by the features the file holds for it."""
+    widths, kernels = list(hp["gradient_widths"]), hp["kernels"]
+    channels, kernel = f"conv_grad_channel_norms/{name}", f"conv_grad_kernel/{name}"
+    if channels in dims:
+        return ChannelGradientComponent(dims[channels], widths, dropout, name)
+    if kernel in dims:
+        return KernelGradientComponent(dims[f"{kernel}#rows"], dims[kernel], kernels, widths,
+                                       dropout, name)
+    return GradientComponent(dims[f"h_in/{name}"], dims[f"delta/{name}"], kernels, widths, dropout,
+                             name)
 
 
 class AttackModel(nn.Module):
@@ -94,9 +145,7 @@ class AttackModel(nn.Module):
         self.label_component = fc_stack([n_classes, *widths], dropout) if features.label else None
         self.n_classes = n_classes
         self.gradient_components = nn.ModuleDict({
-            name: GradientComponent(dims[f"h_in/{name}"], dims[f"delta/{name}"], hp["kernels"],
-                                    list(hp["gradient_widths"]), dropout)
-            for name in features.gradients})
+            name: gradient_component(name, dims, hp, dropout) for name in features.gradients})
         per_obs = widths[-1] * len(self.fc_components) + hp["gradient_widths"][-1] * len(
             self.gradient_components)
         label_width = widths[-1] if features.label else 0
@@ -119,9 +168,9 @@ class AttackModel(nn.Module):
         for key, comp in self.fc_components.items():
             x = inputs[key.replace(":", "/")]
             parts.append(comp(x.flatten(0, 1)).unflatten(0, (-1, T)))
-        for name, comp in self.gradient_components.items():
-            h, d = inputs[f"h_in/{name}"], inputs[f"delta/{name}"]
-            parts.append(comp(h.flatten(0, 1), d.flatten(0, 1)).unflatten(0, (-1, T)))
+        for comp in self.gradient_components.values():
+            args = (inputs[k].flatten(0, 1) for k in comp.input_keys)
+            parts.append(comp(*args).unflatten(0, (-1, T)))
         # Shared components over the T snapshots, outputs concatenated (SPEC.md 2.4, the code's way).
         z = torch.cat(parts, dim=2).flatten(1) if parts else None
         if self.label_component is not None:
@@ -147,7 +196,7 @@ class Standardiser:
         for key, x in inputs.items():
             if key == "label":
                 continue
-            if key.startswith("delta/") or key.startswith("h_in/"):
+            if key.startswith(("delta/", "h_in/", "conv_grad_kernel/")):
                 scale = np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-12
                 stats[key] = (np.zeros(1, np.float32), np.full(1, scale, np.float32))
             else:
@@ -170,7 +219,7 @@ class Standardiser:
 def gather_inputs(feats: dict[str, np.ndarray], features: AttackFeatures) -> dict[str, np.ndarray]:
     """The arrays an attack model reads, each shaped [n, T, ...] (T = 1 for one snapshot)."""
     out = {}
-    for key in features.keys():
+    for key in features.keys(feats):
         if key not in feats:
             raise KeyError(f"the feature file has no {key!r}; it has {sorted(feats)}. Extract "
                            f"gradients for more layers (features.gradient_layers in the config).")
@@ -182,6 +231,8 @@ def gather_inputs(feats: dict[str, np.ndarray], features: AttackFeatures) -> dic
             x = x[:, None, None]
         elif key == "loss":
             x = x[:, :, None]
+        elif key.startswith("conv_grad_kernel/") and x.ndim == 3:  # [n, n_in, n_out], one snapshot
+            x = x[:, None]
         elif x.ndim == 2:
             x = x[:, None, :]
         out[key] = x
@@ -189,7 +240,11 @@ def gather_inputs(feats: dict[str, np.ndarray], features: AttackFeatures) -> dic
 
 
 def input_dims(inputs: dict[str, np.ndarray]) -> dict[str, int]:
-    return {k: int(v.shape[-1]) for k, v in inputs.items() if k != "label"}
+    dims = {k: int(v.shape[-1]) for k, v in inputs.items() if k != "label"}
+    # A materialised conv gradient matrix [n, T, n_in, n_out] also needs its row count.
+    dims.update({f"{k}#rows": int(v.shape[-2]) for k, v in inputs.items()
+                 if k.startswith("conv_grad_kernel/")})
+    return dims
 
 
 def _accuracy(scores: np.ndarray, member: np.ndarray) -> float:
@@ -201,7 +256,9 @@ def predict(model: AttackModel, inputs: dict[str, torch.Tensor], batch_size: int
     """Sigmoid scores Pr[member] for every record."""
     model.eval()
     n = len(inputs["label"]) if "label" in inputs else len(next(iter(inputs.values())))
-    out = [torch.sigmoid(model({k: v[s: s + batch_size] for k, v in inputs.items()}))
+    # The sigmoid in float64: in float32 confident scores round to exactly 1.0, and the ties ruin the
+    # TPR at low FPR.
+    out = [torch.sigmoid(model({k: v[s: s + batch_size] for k, v in inputs.items()}).double())
            for s in range(0, n, batch_size)]
     return torch.cat(out).numpy().astype(np.float64)
 

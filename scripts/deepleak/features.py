@@ -7,6 +7,8 @@ whose outer product is dL/dW. ``grad_norm/<layer>`` is ||dL/dW||. Everything com
 and backward passes: there is no loop over records.
 
 Layers are named by the model (``fc1`` ... ``fc5``); ``layer_names[-k]`` is the paper's "k-th to last".
+Conv layers (image models) store a bounded reduction of their per-example gradient instead of
+factors (``conv_grad_<mode>/<layer>``, deepleak/gradients.py ``conv_grad_features``).
 """
 from __future__ import annotations
 
@@ -16,34 +18,75 @@ import torch
 from deepleak import gradients
 
 
-def extract(net, X, y, *, gradient_layers: int, batch_size: int = 1024) -> dict[str, np.ndarray]:
-    """Features of ``net`` on (X, y); gradients for the last ``gradient_layers`` layers."""
-    net.eval()
+def extract(net, X, y, *, gradient_layers: int, batch_size: int = 1024,
+            conv_gradient: str = "channel_norms", max_output_features: int | None = None,
+            chunk_size: int = 64, device: str = "cpu", report: dict | None = None
+            ) -> dict[str, np.ndarray]:
+    """Features of ``net`` on (X, y); gradients for the last ``gradient_layers`` layers.
+
+    Linear layers give their gradient factors (``h_in/``, ``delta/``). Conv layers (image models,
+    deepleak/cnn.py) give ``conv_grad_<conv_gradient>/<layer>``, their per-example gradient reduced
+    chunk by chunk as ``gradients.conv_grad_features`` describes (the paper leaves conv gradients
+    open, SPEC.md 2.2), so storage per record stays bounded. A layer output with a spatial extent of
+    more than ``max_output_features`` numbers is stored as its per-channel spatial mean (global
+    average pooling, what the networks' own heads compute). ``report``, when given, is filled with
+    what was stored how. The model runs in eval mode on ``device``: no dropout, batch norm with its
+    running statistics, and no augmentation (SPEC.md 3.1).
+    """
+    from torch import nn
+
+    from deepleak import models, training
+
+    dev = training.resolve_device(device)
+    net.to(dev).eval()
     names = list(net.layer_names)
     grad_names = names[len(names) - gradient_layers:]
-    X = torch.as_tensor(np.asarray(X), dtype=torch.float32)
+    modules = dict(net.named_modules())
+    grad_module = {name: models.layer_module(net, name) for name in grad_names}
+    linear = [n for n in grad_names if isinstance(modules[grad_module[n]], nn.Linear)]
+    conv = [n for n in grad_names if n not in linear]
+    X = np.asarray(X)
     y = torch.as_tensor(np.asarray(y), dtype=torch.long)
     parts: dict[str, list[np.ndarray]] = {}
+    summarised: dict[str, str] = {}
 
     def add(key, value):
         parts.setdefault(key, []).append(np.asarray(value, dtype=np.float32))
 
     for start in range(0, len(X), batch_size):
-        xb, yb = X[start: start + batch_size], y[start: start + batch_size]
+        xb = torch.as_tensor(X[start: start + batch_size], dtype=torch.float32, device=dev)
+        yb = y[start: start + batch_size].to(dev)
         with torch.no_grad():
             _, outs = net(xb, return_activations=True)
         for name, out in zip(names, outs):
-            add(f"out/{name}", out.flatten(1).numpy())
-        f = gradients.linear_factors(net, xb, yb, grad_names)
+            if (out.dim() == 4 and max_output_features is not None
+                    and out[0].numel() > max_output_features):
+                out = out.mean((2, 3))
+                summarised[name] = "per-channel spatial mean"
+            add(f"out/{name}", out.flatten(1).cpu().numpy())
+        f = gradients.linear_factors(net, xb, yb, [grad_module[n] for n in linear])
         add("logits", f["logits"])
         add("loss", f["loss"])
-        for name in grad_names:
-            add(f"h_in/{name}", f["h_in"][name])
-            add(f"delta/{name}", f["delta"][name])
-            add(f"grad_norm/{name}", gradients.linear_grad_norm(f["h_in"][name], f["delta"][name]))
+        for name in linear:
+            h_in, delta = f["h_in"][grad_module[name]], f["delta"][grad_module[name]]
+            add(f"h_in/{name}", h_in)
+            add(f"delta/{name}", delta)
+            add(f"grad_norm/{name}", gradients.linear_grad_norm(h_in, delta))
+        if conv:
+            c = gradients.conv_grad_features(net, xb, yb, [grad_module[n] for n in conv],
+                                             mode=conv_gradient, chunk_size=chunk_size)
+            for name in conv:
+                add(f"conv_grad_{conv_gradient}/{name}", c["feature"][grad_module[name]])
+                add(f"grad_norm/{name}", c["norm"][grad_module[name]])
     feats = {k: np.concatenate(v) for k, v in parts.items()}
     feats["label"] = y.numpy().astype(np.int64)
     feats["correct"] = (feats["logits"].argmax(1) == feats["label"]).astype(np.float32)
+    if report is not None:
+        report.update(
+            output_summary=summarised,
+            gradient_features={**{n: "factors h_in, delta (exact)" for n in linear},
+                               **{n: f"conv_grad_{conv_gradient}" for n in conv}},
+            gradient_modules=grad_module)
     return feats
 
 

@@ -21,7 +21,10 @@ every layer's gradient costs ~5.3 MB per record for the Purchase FC model
   - the full matrix only where really needed (:func:`materialise_linear`: tests, small layers).
 
 * **Other layers** (conv kernels, ...): :func:`conv_per_example_grads` uses ``torch.func``
-  (``functional_call`` + ``vmap`` over ``grad``) in chunks, so memory stays bounded.
+  (``functional_call`` + ``vmap`` over ``grad``) in chunks, so memory stays bounded;
+  :func:`conv_grad_features` gets them for whole chunks from one forward and backward pass (unfolded
+  inputs, the conv analogue of the linear factors) and reduces each chunk at once to what the attack
+  stores for a conv layer.
 
 * :func:`per_example_grads_loop` is the slow reference (one backward pass per record); the test
   suite checks every fast path against it.
@@ -53,6 +56,8 @@ __all__ = [
     "gradient_component_conv",
     "conv_per_example_grads",
     "per_example_grads_loop",
+    "conv_grad_features",
+    "CONV_GRADIENT_MODES",
 ]
 
 
@@ -385,3 +390,142 @@ def per_example_grads_loop(model: nn.Module, x, y, param_names: Sequence[str], *
                 res[k][i] = _to_numpy(g, out_dtype)
             res["loss"][i] = loss.item()
     return res
+
+
+# --------------------------------------------------------------------------------------------------
+# conv layers: per-example gradients reduced chunk by chunk (bounded memory and storage)
+# --------------------------------------------------------------------------------------------------
+# How the attack sees a conv layer's gradient (config ``standalone.conv_gradient``). The paper does
+# not say (SPEC.md 2.2), and a full per-example gradient is far too big to store for every record
+# (AlexNet's conv5: 256 x 256 x 3 x 3 = 0.59M numbers per record):
+#
+# - ``channel_norms``: per output channel c, ||dL/dW_c|| (the norm over its C_in x kh x kw kernel)
+#   and, when the layer has a bias, dL/db_c (exact: the bias gradient is C_out numbers). 1-2 numbers
+#   per output channel, fed to an FC gradient component. The per-channel norms are the conv analogue
+#   of the paper's observation that gradient *magnitudes* separate members (Figs 2-4, SPEC.md 2.5).
+# - ``kernel``: the whole weight gradient as the n_in x n_out matrix the paper's gradient component
+#   convolves for FC layers (n_in = C_in * kh * kw, the im2col rows; n_out = C_out), so the same
+#   1 x n_out kernels apply. Only for small layers: refused above KERNEL_MAX_FLOATS per record.
+CONV_GRADIENT_MODES = ("channel_norms", "kernel")
+KERNEL_MAX_FLOATS = 1 << 16
+
+
+def _conv_grads_unfold(model: nn.Module, x: torch.Tensor, y: torch.Tensor, modules: Sequence[str]):
+    """Per-example weight and bias gradients of conv layers from one batched forward and backward
+    pass.
+
+    As :func:`linear_factors` does for linear layers: forward hooks capture each conv layer's input
+    ``h`` and output ``z``; ``autograd.grad(sum_i L_i, z)`` gives ``delta_i = dL_i/dz_i`` (exact in
+    eval mode). A conv layer is a linear layer applied at every output position to the unfolded
+    (im2col) input, so ``dL_i/dW = sum_positions delta_i (x) unfold(h_i)``, one batched matrix
+    product [C_out, L] @ [L, C_in*kh*kw] per record, and ``dL_i/db = sum_positions delta_i``.
+    Returns ``{module: (dW [n, C_out, C_in*kh*kw], db [n, C_out] or None)}`` as tensors.
+    """
+    named = dict(model.named_modules())
+    captured: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def make_hook(name):
+        def hook(module, args, output):
+            if name in captured:
+                raise RuntimeError(f"conv layer {name!r} was called twice in one forward pass "
+                                   "(shared weights); use method='vmap'")
+            captured[name] = (args[0], output)
+        return hook
+
+    handles = [named[m].register_forward_hook(make_hook(m)) for m in modules]
+    try:
+        with _eval_mode(model), torch.enable_grad():
+            xb = x.detach().requires_grad_(True) if x.is_floating_point() else x
+            loss = F.cross_entropy(_logits(model(xb)), y, reduction="none")
+            deltas = torch.autograd.grad(loss.sum(), [captured[m][1] for m in modules])
+    finally:
+        for h in handles:
+            h.remove()
+    out = {}
+    for m, delta in zip(modules, deltas, strict=True):
+        conv, h_in = named[m], captured[m][0].detach()
+        cols = F.unfold(h_in, conv.kernel_size, dilation=conv.dilation, padding=conv.padding,
+                        stride=conv.stride)  # [n, C_in*kh*kw, L]
+        grad_w = torch.bmm(delta.flatten(2), cols.transpose(1, 2))  # [n, C_out, C_in*kh*kw]
+        out[m] = (grad_w, delta.sum((2, 3)) if conv.bias is not None else None)
+    captured.clear()
+    return out
+
+
+def conv_grad_features(model: nn.Module, x, y, modules: Sequence[str], *,
+                       mode: str = "channel_norms", chunk_size: int = 64, dtype=np.float32,
+                       method: str = "unfold") -> dict:
+    """Per-example gradient features of conv layers, never holding more than one chunk's gradients.
+
+    For every chunk of ``chunk_size`` records the per-example gradients of each module's weight (and
+    bias) are computed, reduced at once as ``mode`` says (see ``CONV_GRADIENT_MODES`` above) and
+    dropped. ``method``: ``unfold`` (default) gets every layer's gradients from one batched forward
+    and backward pass per chunk (:func:`_conv_grads_unfold`); ``vmap`` uses
+    :func:`conv_per_example_grads` (torch.func vmap over grad). Both are exact and checked against
+    the per-record loop by the tests; on a CPU ``unfold`` is ~10x faster than ``vmap`` for
+    AlexNet-CIFAR, which is slower than even the loop there (benchmarks/per_example_gradients.py,
+    ``alexnet``).
+    ``unfold`` needs plain convolutions (groups 1, zero padding).
+
+    Returns:
+        ``{"norm": {module: [n]}, "feature": {module: array}}``: ``norm`` is ||dL/dW||_F of the
+        weight (as :func:`linear_grad_norm` for linear layers); ``feature`` is [n, C_out * (1 +
+        has_bias)] (``channel_norms``: per channel its weight-gradient norm, then its bias gradient)
+        or [n, C_in * kh * kw, C_out] (``kernel``).
+    """
+    if mode not in CONV_GRADIENT_MODES:
+        raise ValueError(f"conv_gradient is {mode!r}; choose one of {list(CONV_GRADIENT_MODES)}")
+    if method not in ("unfold", "vmap"):
+        raise ValueError(f"method is {method!r}; choose unfold or vmap")
+    named = dict(model.named_modules())
+    bad = [m for m in modules if not isinstance(named.get(m), nn.Conv2d)]
+    if bad:
+        raise ValueError(f"module(s) {bad} are not nn.Conv2d layers of {type(model).__name__}")
+    if method == "unfold":
+        odd = [m for m in modules if named[m].groups != 1 or named[m].padding_mode != "zeros"]
+        if odd:
+            raise ValueError(f"conv layer(s) {odd} are grouped or not zero-padded; use "
+                             "method='vmap'")
+    if len(set(modules)) != len(modules):
+        raise ValueError(f"duplicate conv layers in {list(modules)}")
+    params = []
+    for m in modules:
+        params.append(f"{m}.weight")
+        if named[m].bias is not None:
+            params.append(f"{m}.bias")
+        if mode == "kernel" and named[m].weight.numel() > KERNEL_MAX_FLOATS:
+            raise ValueError(
+                f"conv_gradient: kernel would store {named[m].weight.numel()} numbers per record "
+                f"for layer {m} (limit {KERNEL_MAX_FLOATS}); use channel_norms, or fewer "
+                "gradient_layers")
+    x, y = _as_inputs(x, y, model)
+    n = x.shape[0]
+    out_dtype = _out_dtype(dtype, model)
+    norm, feature = {}, {}
+    for m in modules:
+        w = named[m].weight
+        norm[m] = np.empty(n, dtype=out_dtype)
+        width = w.shape[0] * (1 + (named[m].bias is not None))
+        feature[m] = (np.empty((n, width), dtype=out_dtype) if mode == "channel_norms" else
+                      np.empty((n, w[0].numel(), w.shape[0]), dtype=out_dtype))
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        if method == "unfold":
+            grads = _conv_grads_unfold(model, x[start:stop], y[start:stop], modules)
+        else:
+            g = conv_per_example_grads(model, x[start:stop], y[start:stop], params,
+                                       chunk_size=chunk_size, dtype=None)
+            grads = {m: (torch.as_tensor(g[f"{m}.weight"]).flatten(2),
+                         torch.as_tensor(g[f"{m}.bias"]) if f"{m}.bias" in g else None)
+                     for m in modules}
+        for m in modules:
+            grad_w, grad_b = grads[m]                                          # [c, C_out, rest]
+            per_channel = torch.linalg.vector_norm(grad_w, dim=2)              # [c, C_out]
+            norm[m][start:stop] = _to_numpy(torch.linalg.vector_norm(per_channel, dim=1), out_dtype)
+            if mode == "channel_norms":
+                cols = [per_channel] + ([grad_b] if grad_b is not None else [])
+                feature[m][start:stop] = _to_numpy(torch.stack(cols, 2).flatten(1), out_dtype)
+            else:
+                # rows: input units (C_in x kh x kw), columns: output channels
+                feature[m][start:stop] = _to_numpy(grad_w.transpose(1, 2), out_dtype)
+    return {"norm": norm, "feature": feature}

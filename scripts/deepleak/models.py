@@ -1,4 +1,4 @@
-"""Target models: the paper's fully connected nets (SPEC.md 4.3).
+"""Target models: the paper's fully connected nets (SPEC.md 4.3); image models: deepleak/cnn.py.
 
 Every target model exposes the same small interface the feature extractor relies on:
 
@@ -44,10 +44,34 @@ class FCNet(nn.Module):
         return (h, activations) if return_activations else h
 
 
-def build_model(spec: dict, in_features: int, n_classes: int) -> nn.Module:
-    """Build a target model from its config entry (``{"arch": "fc", "hidden": [...], ...}``)."""
+def build_model(spec: dict, in_features, n_classes: int, seed: int | None = None) -> nn.Module:
+    """Build a target model from its config entry (``{"arch": "fc", "hidden": [...], ...}``).
+
+    ``in_features`` is the record width for ``fc`` and the image shape [C, H, W] for the image
+    architectures of deepleak/cnn.py (AlexNet, ResNet, DenseNet as bearpaw builds them; ConvNet).
+    With ``seed`` the initial weights are drawn from it, so the same config gives the same model.
+    """
+    from deepleak import cnn
+
+    if seed is not None:
+        torch.manual_seed(seed)
+
     arch = spec["arch"]
     if arch == "fc":
         return FCNet(in_features, n_classes, hidden=tuple(spec["hidden"]),
                      activation=spec.get("activation", "tanh"))
-    raise ValueError(f"unknown architecture {arch!r} in the model config; known: ['fc']")
+    if arch in cnn.ARCHS:
+        return cnn.build(spec, in_features, n_classes)
+    raise ValueError(f"unknown architecture {arch!r} in the model config; known: "
+                     f"{['fc', *cnn.ARCHS]}")
+
+
+def layer_module(net: nn.Module, layer: str) -> str:
+    """The module (name in ``named_modules``) whose per-example gradient is ``layer``'s gradient
+    feature.
+
+    A model may name its attack layers apart from its modules (``layer_modules``: AlexNet's "conv5"
+    is bearpaw's ``features.10``, ResNet's stage "layer3" its last convolution, deepleak/cnn.py); the
+    FC nets name them alike.
+    """
+    return getattr(net, "layer_modules", {}).get(layer, layer)

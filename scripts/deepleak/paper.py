@@ -117,12 +117,6 @@ TABLE8_PAPER = {  # dataset: (architecture, train acc, test acc, black-box, outp
     "purchase100": ("Fully connected", 100, 80, 67.6, 67.6, 73.4),
 }
 
-def table8_reference(data: str, arch: str):
-    """The paper's Table VIII row for a dataset entry: its data and architecture ("cifar100/alexnet", the
-    three CIFAR-100 models), else its data alone (the FC datasets); None where the paper has no row."""
-    return TABLE8_PAPER.get(f"{data}/{arch}") or TABLE8_PAPER.get(data)
-
-
 STANDALONE_TABLES = {"table3": TABLE3, "table4": TABLE4, "table5": TABLE5}
 
 

@@ -82,3 +82,65 @@ def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], title: s
 
 def ensure_dir(path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _class_rocs(ax, rocs: dict, gap_label: str) -> None:
+    for size, (cls, gap, (fpr, tpr, auc)) in rocs.items():
+        label = f"{size} {gap_label} ({gap:.3g}): class {cls}, AUC {auc:.3f}"
+        ax.plot(fpr, tpr, lw=1.6, label=label)
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="Random guess")
+    ax.set(xlabel="False positive rate", ylabel="True positive rate")
+    ax.legend(fontsize=6, loc="lower right")
+
+
+def figure2(panels: dict[str, dict], titles: dict[str, str]):
+    """Figure 2: (a) mean last-layer gradient norm per class, members vs non-members, classes sorted
+    by the non-member mean; (b) the attack's ROC on the classes with a small, medium and large gap."""
+    fig, axes = plt.subplots(len(panels), 2, figsize=(8.4, 3.2 * len(panels)), squeeze=False)
+    for (ax_a, ax_b), (dataset, p) in zip(axes, panels.items()):
+        stats = p["stats"]
+        order = np.argsort(np.nan_to_num(stats["nonmember_mean"], nan=-np.inf), kind="stable")
+        x = np.arange(len(order))
+        ax_a.plot(x, stats["member_mean"][order], color=MEMBER, marker="o", ms=2, lw=0.8,
+                  label="Members")
+        ax_a.plot(x, stats["nonmember_mean"][order], color=NONMEMBER, marker="s", ms=2, lw=0.8,
+                  label="Non-members")
+        if len(order) <= 20:  # few classes: name them
+            ax_a.set_xticks(x, [str(c) for c in order])
+        ax_a.set(xlabel="Class (sorted by the non-member mean)",
+                 ylabel="Mean last-layer gradient norm", title=f"(a) {titles[dataset]}")
+        ax_a.legend(fontsize=7)
+        _class_rocs(ax_b, p["rocs"], "gradient-norm gap")
+        ax_b.set_title(f"(b) {titles[dataset]}: {p['attack']}")
+    fig.tight_layout()
+    return fig
+
+
+def figure6(panels: dict[str, dict], titles: dict[str, str]):
+    """Figure 6: the attack's ROC on the classes with a small, medium and large gap in prediction
+    uncertainty (mean normalised entropy of non-members minus members)."""
+    fig, axes = _panels(len(panels))
+    for ax, (dataset, p) in zip(axes, panels.items()):
+        _class_rocs(ax, p["rocs"], "uncertainty gap")
+        ax.set_title(f"{titles[dataset]}: {p['attack']}")
+    return fig
+
+
+def figure5(codes: dict[str, tuple[np.ndarray, np.ndarray, float]], titles: dict[str, str],
+            bins: int = 40):
+    """Figure 5: histograms (fraction of records) of the unsupervised encoder's output, the "encoded
+    value", for members and non-members; the dashed line is the threshold the clustering found."""
+    fig, axes = _panels(len(codes))
+    for ax, (dataset, (members, nonmembers, threshold)) in zip(axes, codes.items()):
+        both = np.r_[members, nonmembers]
+        lo, hi = np.percentile(both, [0.5, 99.5])
+        edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
+        for values, color, label in ((members, MEMBER, "Members"),
+                                     (nonmembers, NONMEMBER, "Non-members")):
+            weights = np.full(len(values), 1.0 / len(values))
+            ax.hist(np.clip(values, edges[0], edges[-1]), bins=edges, weights=weights, color=color,
+                    alpha=0.55, label=label)
+        ax.axvline(threshold, color="k", ls="--", lw=0.8, label="Cluster threshold")
+        ax.set(xlabel="Encoded value", ylabel="Fraction of records", title=titles[dataset])
+        ax.legend()
+    return fig

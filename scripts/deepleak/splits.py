@@ -108,3 +108,60 @@ def subsample(ids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """A seeded subset of ``ids`` of ``round(fraction * len)`` records (Table VI knowledge sweep)."""
     n = max(1, int(round(fraction * len(ids))))
     return np.sort(np.random.default_rng(seed).choice(ids, size=n, replace=False))
+
+
+def official_standalone_splits(official_train: np.ndarray, sizes: dict, validation_fraction: float,
+                               seed: int, key: str = "splits", shadow_overlap: bool = False
+                               ) -> tuple[dict[str, np.ndarray], list[list[str]]]:
+    """The stand-alone sets of a dataset with an official train / test split (the image datasets).
+
+    As in the paper's CIFAR-100 experiments (SPEC.md 3.2), the target's members are drawn from the
+    official training images and its held-out records (the attack's non-members) from the official
+    test images; the shadow model's sets likewise. The shadow sets come after the target's in each
+    seeded permutation, so they are disjoint from them, unless they do not fit: then
+    ``shadow_overlap`` (the config's ``standalone.shadow_overlap``) lets them be drawn from the
+    whole pool, overlapping the target's sets as the paper's CIFAR-100 shadow model did (each model used
+    50,000 of the 60,000 images, SPEC.md 1.5). Returns the sets and the groups of sets that must be
+    disjoint.
+    """
+    rng = np.random.default_rng(seed)
+    pools = {"train": rng.permutation(np.flatnonzero(official_train)),
+             "test": rng.permutation(np.flatnonzero(~official_train))}
+    needs = {"train": ("target_train", "shadow_train"), "test": ("target_test", "shadow_test")}
+    drawn, overlap = {}, False
+    for pool_name, (target_key, shadow_key) in needs.items():
+        pool, n_target, n_shadow = pools[pool_name], sizes[target_key], sizes[shadow_key]
+        if n_target > len(pool) or n_shadow > len(pool):
+            raise SplitError(f"{key}: {target_key} ({n_target}) and {shadow_key} ({n_shadow}) "
+                             f"must each fit in the {len(pool)} official {pool_name} images; lower "
+                             "them.")
+        drawn[target_key] = pool[:n_target]
+        if n_target + n_shadow <= len(pool):
+            drawn[shadow_key] = pool[n_target: n_target + n_shadow]
+        elif shadow_overlap:
+            drawn[shadow_key] = rng.choice(pool, size=n_shadow, replace=False)
+            overlap = True
+        else:
+            raise SplitError(
+                f"{key}: {target_key} + {shadow_key} = {n_target + n_shadow} exceed the "
+                f"{len(pool)} official {pool_name} images. Lower them, or set "
+                "standalone.shadow_overlap: true for this dataset to let the shadow model's "
+                "records overlap the target's (as the paper's CIFAR-100 shadow did).")
+    members, target_test = drawn["target_train"], drawn["target_test"]
+    tr_m, va_m, te_m = _known_and_test(members, sizes["attack_train_members"],
+                                       sizes["attack_test_members"], validation_fraction, "members",
+                                       key)
+    tr_n, va_n, te_n = _known_and_test(target_test, sizes["attack_train_nonmembers"],
+                                       sizes["attack_test_nonmembers"], validation_fraction,
+                                       "non-members", key)
+    sets = {
+        "members": members, "target_test": target_test,
+        "shadow_members": drawn["shadow_train"], "shadow_nonmembers": drawn["shadow_test"],
+        "attack_train_members": tr_m, "attack_val_members": va_m, "attack_test_members": te_m,
+        "attack_train_nonmembers": tr_n, "attack_val_nonmembers": va_n,
+        "attack_test_nonmembers": te_n,
+    }
+    groups = (STANDALONE_DISJOINT if not overlap else
+              [["members", "target_test"], ["shadow_members", "shadow_nonmembers"],
+               list(ATTACK_SETS)])
+    return {name: np.sort(ids).astype(np.int64) for name, ids in sets.items()}, groups

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from deepleak import gradients
+from deepleak import gradients, models
 
 log = logging.getLogger(__name__)
 
@@ -65,20 +65,25 @@ def evaluate(net, X: torch.Tensor, y: torch.Tensor, batch_size: int = 2048) -> t
 
 def last_layer_grad_norm(net, X: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     """Per-record ||dL/dW_last|| (SPEC.md 2.5), the statistic of Figures 3, 4 and 7."""
-    last = net.layer_names[-1]
+    last = models.layer_module(net, net.layer_names[-1])
     f = gradients.linear_factors(net, X, y, [last])
     return gradients.linear_grad_norm(f["h_in"][last], f["delta"][last])
 
 
-def train_epoch(net, opt, X, y, batch_size: int, generator: torch.Generator) -> float:
-    """One pass of minibatch SGD/Adam over (X, y) in a seeded order; returns the mean loss."""
+def train_epoch(net, opt, X, y, batch_size: int, generator: torch.Generator, augment=None) -> float:
+    """One pass of minibatch SGD/Adam over (X, y) in a seeded order; returns the mean loss.
+
+    ``augment(x_batch, generator)`` (image models: bearpaw's random crop and flip) transforms each
+    training batch; it is never applied when evaluating or computing attack features (SPEC.md 3.1).
+    """
     net.train()
     order = torch.randperm(len(X), generator=generator).to(X.device)
     total = 0.0
     for start in range(0, len(X), batch_size):
         idx = order[start: start + batch_size]
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(net(X[idx]), y[idx])
+        xb = X[idx] if augment is None else augment(X[idx], generator)
+        loss = F.cross_entropy(net(xb), y[idx])
         if not math.isfinite(loss.item()):
             raise TrainingDiverged(
                 f"the training loss became {loss.item()} (batch starting at {start}); lower the "
@@ -87,6 +92,18 @@ def train_epoch(net, opt, X, y, batch_size: int, generator: torch.Generator) -> 
         opt.step()
         total += loss.item() * len(idx)
     return total / len(X)
+
+
+def augmentation(name: str):
+    """The training-time augmentation a config names: ``none``, or ``crop_flip`` (bearpaw's
+    RandomCrop(32, padding=4) + RandomHorizontalFlip, DATASETS.md)."""
+    if name in (None, "none"):
+        return None
+    if name == "crop_flip":
+        from deepleak import cnn
+
+        return cnn.random_crop_flip
+    raise ValueError(f"train.augment is {name!r}; choose none or crop_flip")
 
 
 def fit(net, X_train, y_train, X_test, y_test, *, train: dict, seed: int, device: str = "cpu",
@@ -107,10 +124,17 @@ def fit(net, X_train, y_train, X_test, y_test, *, train: dict, seed: int, device
         tracked = [(as_t(X, torch.float32), as_t(y, torch.long))
                    for X, y in (track_members, track_nonmembers)]
     opt = make_optimizer(net, train)
+    # bearpaw's recipes (DATASETS.md): lr x lr_gamma at each epoch in lr_milestones; crop + flip.
+    scheduler = (torch.optim.lr_scheduler.MultiStepLR(opt, train["lr_milestones"],
+                                                      gamma=train.get("lr_gamma", 0.1))
+                 if train.get("lr_milestones") else None)
+    augment = augmentation(train.get("augment", "none"))
     rows = []
     for epoch in range(0, train["epochs"] + 1):
         if epoch > 0:
-            train_epoch(net, opt, Xtr, ytr, train["batch_size"], generator)
+            train_epoch(net, opt, Xtr, ytr, train["batch_size"], generator, augment)
+            if scheduler is not None:
+                scheduler.step()
         row = {"epoch": epoch}
         row["train_loss"], row["train_acc"] = evaluate(net, Xtr, ytr)
         row["test_loss"], row["test_acc"] = evaluate(net, Xte, yte)
@@ -121,3 +145,13 @@ def fit(net, X_train, y_train, X_test, y_test, *, train: dict, seed: int, device
         log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items() if k != "epoch"})
     net.eval()
     return net.cpu(), pd.DataFrame(rows)
+
+
+def evaluate_pretrained(net, X_train, y_train, X_test, y_test, *, device: str = "cpu",
+                        track_members=None, track_nonmembers=None):
+    """The history of a model trained elsewhere (a bearpaw checkpoint, SPEC.md 4.1): the row ``fit``
+    writes before its first epoch (train/test loss and accuracy, tracked gradient norms); no
+    training."""
+    no_training = {"optimizer": "sgd", "lr": 1.0, "batch_size": 1, "epochs": 0}
+    return fit(net, X_train, y_train, X_test, y_test, train=no_training, seed=0, device=device,
+               track_members=track_members, track_nonmembers=track_nonmembers)

@@ -22,13 +22,35 @@ rule download_dataset:
     output:
         "data/raw/{dataset}/{archive}",
     wildcard_constraints:
-        archive=r"[^/]+",
+        archive="|".join(re.escape(s.archive) for s in dl_datasets.SOURCES.values()),
     log:
         "logs/{dataset}/download_{archive}.log",
     params:
         path=lambda wc: dataset_cfg(wc.dataset).get("path"),
     script:
         "../../scripts/download_dataset.py"
+
+
+# The image datasets' raw files (deepleak/images.py): one job per data set a config uses, since each has
+# several files (Fashion-MNIST's four IDX files, CIFAR-100's train/test/meta) under data/raw/<data>/.
+for _data in sorted({data_of(d) for d in config["datasets"] if is_image(d)}):
+    _paths = sorted({dataset_cfg(d)["path"] for d in config["datasets"]
+                     if data_of(d) == _data and dataset_cfg(d).get("path")})
+    if len(_paths) > 1:
+        raise ValueError(f"config: the datasets reading {_data} name different paths {_paths}; give one")
+
+    rule:
+        name:
+            f"fetch_{_data}"
+        output:
+            [f"data/raw/{_data}/{f}" for f in dl_images.raw_files(_data)],
+        log:
+            f"logs/{_data}/fetch.log",
+        params:
+            data=_data,
+            path=_paths[0] if _paths else None,
+        script:
+            "../../scripts/download_dataset.py"
 
 
 rule prepare_dataset:
@@ -41,6 +63,10 @@ rule prepare_dataset:
         "logs/{dataset}/prepare_dataset.log",
     params:
         source=lambda wc: dataset_cfg(wc.dataset)["source"],
+        # Image datasets: which data, and an optional seeded subset of it (quick profiles).
+        data=lambda wc: data_of(wc.dataset),
+        subset=lambda wc: dataset_cfg(wc.dataset).get("subset"),
+        seed=lambda wc: artifact_seed(wc.dataset, "subset"),
     script:
         "../../scripts/prepare_dataset.py"
 
@@ -56,5 +82,7 @@ rule make_splits:
         sizes=lambda wc: dataset_cfg(wc.dataset)["standalone"]["sizes"],
         validation_fraction=STANDALONE["validation_fraction"],
         seed=lambda wc: artifact_seed(wc.dataset, "standalone", wc.rep, "splits"),
+        # Image datasets: may the shadow model's records overlap the target's (splits.py)?
+        shadow_overlap=lambda wc: dataset_cfg(wc.dataset)["standalone"].get("shadow_overlap", False),
     script:
         "../../scripts/make_splits.py"

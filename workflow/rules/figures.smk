@@ -1,5 +1,6 @@
-# Stage 6: the paper's figures (Figure 3: gradient norms over training; Figure 4: gradient-norm
-# histograms) and a linear plus log-log ROC figure for every attack.
+# Stage 6: the paper's figures (Figure 2: per-class gradient norms and ROC; Figure 3: gradient norms over
+# training; Figure 4: gradient-norm histograms; Figure 6: ROC by uncertainty gap) and a linear plus
+# log-log ROC figure for every attack.
 
 FIGURE_REP = REPLICATES[0]  # figures show the first replicate; tables aggregate all of them
 
@@ -38,6 +39,34 @@ rule figure4_plot:
         "../../scripts/plot_figure4.py"
 
 
+# Figures 2 and 6: per-class leakage (gradient-norm gap; prediction-uncertainty gap, SPEC.md 6) and the
+# ROC of the last-layer gradient attack (Table VIII's white-box column) on a small / medium / large gap class.
+for _figure in ("figure2", "figure6"):
+
+    rule:
+        name:
+            f"{_figure}_plot"
+        input:
+            features=expand("results/{dataset}/standalone/{rep}/features/target.npz",
+                            dataset=STANDALONE_DATASETS, rep=FIGURE_REP),
+            scores=expand("results/{dataset}/standalone/{rep}/attacks/{attack}/scores.npz",
+                          dataset=STANDALONE_DATASETS, rep=FIGURE_REP,
+                          attack=paper.TABLE8_COLUMNS[-1][1]),
+            provenance=expand("results/{dataset}/provenance.json", dataset=STANDALONE_DATASETS),
+        output:
+            png=report(f"figures/{_figure}.png", caption=f"../report/{_figure}.rst", category="Figures"),
+            pdf=f"figures/{_figure}.pdf",
+        log:
+            f"logs/figures/{_figure}.log",
+        params:
+            figure=_figure,
+            datasets=STANDALONE_DATASETS,
+            attack=paper.TABLE8_COLUMNS[-1][1],
+            min_per_class=STANDALONE.get("per_class_min_records", 10),
+        script:
+            "../../scripts/plot_per_class.py"
+
+
 rule roc_plots:
     input:
         scores=expand("results/{{dataset}}/standalone/{{rep}}/attacks/{attack}/scores.npz",
@@ -60,6 +89,8 @@ rule figures:
     input:
         "figures/figure3.png",
         "figures/figure4.png",
+        "figures/figure2.png",
+        "figures/figure6.png",
         expand("figures/roc/{dataset}/{rep}/{attack}.png", dataset=STANDALONE_DATASETS,
                rep=FIGURE_REP, attack=STANDALONE_ATTACKS),
 
@@ -72,3 +103,13 @@ rule figure3:
 rule figure4:
     input:
         "figures/figure4.png",
+
+
+rule figure2:
+    input:
+        "figures/figure2.png",
+
+
+rule figure6:
+    input:
+        "figures/figure6.png",

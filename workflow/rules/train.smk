@@ -16,7 +16,7 @@ rule train_model:
         "benchmarks/{dataset}/standalone/{rep}/train_{model}.tsv"
     threads: config["threads"]
     resources:
-        gpu=lambda wc: int(config["device"] == "cuda"),
+        gpu=lambda wc: uses_gpu(wc.dataset),
     params:
         model_cfg=lambda wc: dataset_cfg(wc.dataset)["model"],
         train=lambda wc: dataset_cfg(wc.dataset)["train"],
