@@ -22,7 +22,7 @@ def main(dataset_path, splits_path, trained_out, finetuned_out, *, model_cfg, tr
     n_classes = int(y.max()) + 1
     in_features = int(X.shape[1]) if X.ndim == 2 else list(X.shape[1:])
     d, d_delta, nonmembers = sets["d"], sets["d_delta"], sets["nonmembers"]
-    net = models.build_model(model_cfg, in_features, n_classes)
+    net = models.build_model(model_cfg, in_features, n_classes, seed=seed)
     phases = [("trained", d, train, seed, trained_out), ("finetuned", d_delta, finetune_train,
                                                          finetune_seed, finetuned_out)]
     for name, ids, cfg, phase_seed, (model_out, meta_out, history_out) in phases:
