@@ -111,7 +111,10 @@ rule federated_simulate:
         "logs/{dataset}/federated/{rep}/simulate_{run}.log",
     benchmark:
         "benchmarks/{dataset}/federated/{rep}/simulate_{run}.tsv"
-    threads: config["threads"]
+    # One thread: a party's epoch is a loop of small minibatches that a second thread barely speeds up,
+    # while two single-thread jobs use both cores of a small machine fully (and do not spin against
+    # each other as two-thread jobs do, /work/shared/ENVIRONMENT.md).
+    threads: 1
     params:
         model_cfg=lambda wc: dataset_cfg(wc.dataset)["model"],
         fed=lambda wc: {k: federated_cfg(wc.dataset)[k] for k in ("rounds", "observed_epochs", "train")},
@@ -142,7 +145,7 @@ rule federated_attack:
         "logs/{dataset}/federated/{rep}/attack_{run}.log",
     benchmark:
         "benchmarks/{dataset}/federated/{rep}/attack_{run}.tsv"
-    threads: config["threads"]
+    threads: 1  # small attack models, one per party and epoch set: as federated_simulate
     params:
         parties=FEDERATED["parties"],
         party_sweep=lambda wc: federated_party_sweep(wc.dataset),
