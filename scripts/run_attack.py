@@ -2,18 +2,10 @@
 (rules attack_<group>; the variants and groups are defined in deepleak/paper.py)."""
 import logging
 
-import numpy as np
 
 from deepleak import attack, features, artifacts, metrics, paper, splits
 
 log = logging.getLogger("run_attack")
-
-
-def labelled(feats, sets, member_set, nonmember_set):
-    """Feature rows and membership bits of one member set and one non-member set."""
-    ids = np.concatenate([sets[member_set], sets[nonmember_set]])
-    member = np.concatenate([np.ones(len(sets[member_set])), np.zeros(len(sets[nonmember_set]))])
-    return features.take(feats, features.rows_of(feats["records"], ids)), member.astype(np.int64), ids
 
 
 def main(features_path, splits_path, scores_outs, metrics_outs, *, attacks, hp, knowledge_fractions,
@@ -37,9 +29,12 @@ def run_one(feats, meta, sets, scores_out, metrics_out, *, attack_name, hp, know
         sets["attack_train_members"] = splits.subsample(sets["attack_train_members"], f_m, seed)
         sets["attack_train_nonmembers"] = splits.subsample(sets["attack_train_nonmembers"], f_n,
                                                            seed + 1)
-    tr, tr_member, _ = labelled(feats, sets, "attack_train_members", "attack_train_nonmembers")
-    va, va_member, _ = labelled(feats, sets, "attack_val_members", "attack_val_nonmembers")
-    te, te_member, te_ids = labelled(feats, sets, "attack_test_members", "attack_test_nonmembers")
+    tr, tr_member, _ = features.labelled(feats, sets["attack_train_members"],
+                                         sets["attack_train_nonmembers"])
+    va, va_member, _ = features.labelled(feats, sets["attack_val_members"],
+                                         sets["attack_val_nonmembers"])
+    te, te_member, te_ids = features.labelled(feats, sets["attack_test_members"],
+                                              sets["attack_test_nonmembers"])
     model, std, history = attack.fit_supervised(
         attack.gather_inputs(tr, spec), tr_member, attack.gather_inputs(va, spec), va_member,
         spec, meta["n_classes"], hp, seed)
@@ -48,13 +43,8 @@ def run_one(feats, meta, sets, scores_out, metrics_out, *, attack_name, hp, know
                               confidence=metrics_cfg["confidence"], seed=seed)
     log.info("%s: %s", attack_name, result)
     artifacts.save_npz(scores_out, {"records": te_ids, "member": te_member, "score": scores})
-    artifacts.save_json(metrics_out, {
-        "attack": attack_name, "description": variant.description,
-        "features": {"outputs": spec.outputs, "gradients": spec.gradients, "loss": spec.loss,
-                     "label": spec.label},
-        "n_train": {"members": int(tr_member.sum()), "nonmembers": int((1 - tr_member).sum())},
-        "n_validation": {"members": int(va_member.sum()), "nonmembers": int((1 - va_member).sum())},
-        "selected_epoch": model.selected_epoch, "hparams": hp, "history": history, **result})
+    artifacts.save_json(metrics_out, attack.result_record(
+        attack_name, variant.description, spec, tr_member, va_member, model, hp, history, result))
 
 
 if __name__ == "__main__":

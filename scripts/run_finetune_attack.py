@@ -10,22 +10,15 @@ from deepleak import artifacts, attack, baselines, features, finetune, metrics, 
 log = logging.getLogger("run_finetune_attack")
 
 
-def labelled(feats, sets, positive, negative):
-    """Feature rows of two sets, the first called positive (1), the second negative (0)."""
-    ids = np.concatenate([sets[positive], sets[negative]])
-    label = np.r_[np.ones(len(sets[positive])), np.zeros(len(sets[negative]))].astype(np.int64)
-    return features.take(feats, features.rows_of(feats["records"], ids)), label, ids
-
-
 def main(features_path, splits_path, scores_out, metrics_out, *, task, variant, hp, metrics_cfg,
          seed):
     feats, meta = artifacts.load_npz(features_path), artifacts.load_npz_meta(features_path)
     sets = splits.load(splits_path)
     spec = paper.VARIANTS[variant].resolve(meta["layer_names"], meta["gradient_layers"])
     T = len(meta["snapshots"])
-    tr, tr_label, _ = labelled(feats, sets, *finetune.task_sets(task, "train"))
-    va, va_label, _ = labelled(feats, sets, *finetune.task_sets(task, "val"))
-    te, te_label, te_ids = labelled(feats, sets, *finetune.task_sets(task, "test"))
+    tr, tr_label, _ = features.labelled(feats, *(sets[k] for k in finetune.task_sets(task, "train")))
+    va, va_label, _ = features.labelled(feats, *(sets[k] for k in finetune.task_sets(task, "val")))
+    te, te_label, te_ids = features.labelled(feats, *(sets[k] for k in finetune.task_sets(task, "test")))
     model, std, history = attack.fit_supervised(
         attack.gather_inputs(tr, spec), tr_label, attack.gather_inputs(va, spec), va_label, spec,
         meta["n_classes"], hp, seed, n_observations=T)

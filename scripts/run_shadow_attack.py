@@ -9,12 +9,6 @@ from deepleak import artifacts, attack, features, metrics, paper, splits
 log = logging.getLogger("run_shadow_attack")
 
 
-def labelled(feats, members, nonmembers):
-    ids = np.concatenate([members, nonmembers])
-    member = np.r_[np.ones(len(members)), np.zeros(len(nonmembers))].astype(np.int64)
-    return features.take(feats, features.rows_of(feats["records"], ids)), member, ids
-
-
 def hold_out(ids, fraction, rng):
     """Split the attacker's own records into (train, validation); a seeded ``fraction``
     validates."""
@@ -40,27 +34,22 @@ def main(target_path, shadow_path, splits_path, scores_out, metrics_out, *, vari
     rng = np.random.default_rng(seed)
     m_tr, m_va = hold_out(sets["shadow_members"], validation_fraction, rng)
     n_tr, n_va = hold_out(sets["shadow_nonmembers"], validation_fraction, rng)
-    tr, tr_member, _ = labelled(shadow, m_tr, n_tr)
-    va, va_member, _ = labelled(shadow, m_va, n_va)
+    tr, tr_member, _ = features.labelled(shadow, m_tr, n_tr)
+    va, va_member, _ = features.labelled(shadow, m_va, n_va)
     model, std, history = attack.fit_supervised(
         attack.gather_inputs(tr, spec), tr_member, attack.gather_inputs(va, spec), va_member, spec,
         t_meta["n_classes"], hp, seed)
-    te, te_member, te_ids = labelled(target, sets["attack_test_members"],
+    te, te_member, te_ids = features.labelled(target, sets["attack_test_members"],
                                      sets["attack_test_nonmembers"])
     scores = attack.predict(model, std(attack.gather_inputs(te, spec)))
     result = metrics.evaluate(scores, te_member, n_bootstrap=metrics_cfg["n_bootstrap"],
                               confidence=metrics_cfg["confidence"], seed=seed)
     log.info("shadow-model attack: %s", result)
     artifacts.save_npz(scores_out, {"records": te_ids, "member": te_member, "score": scores})
-    artifacts.save_json(metrics_out, {
-        "attack": "shadow_model", "variant": variant,
-        "description": f"Shadow-model attack: {paper.VARIANTS[variant].description}, trained on "
-                       f"the shadow model's members and non-members",
-        "features": {"outputs": spec.outputs, "gradients": spec.gradients, "loss": spec.loss,
-                     "label": spec.label},
-        "n_train": {"members": int(tr_member.sum()), "nonmembers": int((1 - tr_member).sum())},
-        "n_validation": {"members": int(va_member.sum()), "nonmembers": int((1 - va_member).sum())},
-        "selected_epoch": model.selected_epoch, "hparams": hp, "history": history, **result})
+    artifacts.save_json(metrics_out, {**attack.result_record(
+        "shadow_model", f"Shadow-model attack: {paper.VARIANTS[variant].description}, trained on "
+        f"the shadow model's members and non-members", spec, tr_member, va_member, model, hp,
+        history, result), "variant": variant})
 
 
 if __name__ == "__main__":

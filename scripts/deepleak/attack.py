@@ -309,3 +309,18 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
     model.load_state_dict(best[1])
     model.selected_epoch = best[2]
     return model, std, history
+
+
+def result_record(name: str, description: str, features: AttackFeatures, train_member: np.ndarray,
+                  val_member: np.ndarray, model: AttackModel, hp: dict, history: list,
+                  result: dict) -> dict:
+    """The metrics.json of one supervised attack: what it read, what it was trained and selected on,
+    and its metrics (metrics.evaluate)."""
+    return {
+        "attack": name, "description": description,
+        "features": {"outputs": features.outputs, "gradients": features.gradients,
+                     "loss": features.loss, "label": features.label},
+        "n_train": {"members": int(train_member.sum()), "nonmembers": int((1 - train_member).sum())},
+        "n_validation": {"members": int(val_member.sum()),
+                         "nonmembers": int((1 - val_member).sum())},
+        "selected_epoch": model.selected_epoch, "hparams": hp, "history": history, **result}

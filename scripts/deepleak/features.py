@@ -108,3 +108,11 @@ def rows_of(records: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 def take(feats: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
     return {k: v[rows] for k, v in feats.items()}
+
+
+def labelled(feats: dict[str, np.ndarray], member_ids: np.ndarray, nonmember_ids: np.ndarray):
+    """Feature rows of ``member_ids`` then ``nonmember_ids``, their membership bits (1 = member) and
+    the record ids, in that order."""
+    ids = np.concatenate([member_ids, nonmember_ids])
+    member = np.r_[np.ones(len(member_ids)), np.zeros(len(nonmember_ids))].astype(np.int64)
+    return take(feats, rows_of(feats["records"], ids)), member, ids
