@@ -1,6 +1,7 @@
 # DeepLeak: Nasr, Shokri & Houmansadr, "Comprehensive Privacy Analysis of Deep Learning" (S&P 2019),
-# every table and figure as a Snakemake DAG. Read this file as the table of contents; README.md says how
-# to run it, workflow/rules/*.smk hold one stage each, scripts/deepleak/ the science.
+# every table and figure as a Snakemake DAG. Read this file as the table of contents: README.md says how
+# to run it, workflow/rules/*.smk hold one pipeline stage each (for every scenario: stand-alone,
+# fine-tuning, federated), scripts/ one thin script per rule, scripts/deepleak/ the science.
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -9,6 +10,7 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+# Checks types and ranges and fills in every default the schema declares (the one place for them).
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
@@ -18,13 +20,11 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/federated.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/attacks.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
-include: "workflow/rules/finetune.smk"
-include: "workflow/rules/unsupervised.smk"
-include: "workflow/rules/federated.smk"
 
 
 rule all:
@@ -32,5 +32,3 @@ rule all:
     input:
         rules.tables.input,
         rules.figures.input,
-        rules.finetune_and_unsupervised.input,
-        rules.federated.input,

@@ -31,12 +31,12 @@ def main(dataset_path, splits_path, model_out, meta_out, history_out, *, model, 
     net = models.build_model(model_cfg, in_features, n_classes, seed=seed)
     tracked = {"track_members": (X[track[0]], y[track[0]]),
                "track_nonmembers": (X[track[1]], y[track[1]])}
-    pretrained = model == "target" and model_cfg.get("checkpoint")
+    pretrained = model == "target" and model_cfg["checkpoint"]
     if pretrained:
         # The paper attacked bearpaw's public CIFAR-100 models (SPEC.md 4.1): load, do not train.
         check_pretrained_members(data, train_ids)
         info = cnn.load_bearpaw_checkpoint(net, model_cfg["checkpoint"]["path"],
-                                           model_cfg["checkpoint"].get("sha256"))
+                                           model_cfg["checkpoint"]["sha256"])
         net, history = training.evaluate_pretrained(net, X[train_ids], y[train_ids], X[test_ids],
                                                     y[test_ids], device=device, **tracked)
     else:

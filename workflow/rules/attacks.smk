@@ -24,7 +24,7 @@ for _group, _attacks in paper.attack_groups(len(STANDALONE["knowledge_fractions"
         threads: 1
         params:
             attacks=_attacks,
-            hp=attack_hparams(),
+            hp=config["attack_model"],
             knowledge_fractions=STANDALONE["knowledge_fractions"],
             metrics_cfg=config["metrics"],
             seeds=lambda wc, attacks=_attacks: [
@@ -48,3 +48,108 @@ rule baselines:
         seed=lambda wc: artifact_seed(wc.dataset, "standalone", wc.rep, "baselines"),
     script:
         "../../scripts/run_baselines.py"
+
+
+# Table VII: the shadow-model attack (Shokri et al. 2017: the attack model trained on the stand-alone
+# shadow model's members and non-members, applied to the target) and the unsupervised attack (an
+# encoder-decoder on the attacker's unlabelled records, then spectral clustering of the codes).
+rule shadow_model_attack:
+    input:
+        target="results/{dataset}/standalone/{rep}/features/target.npz",
+        shadow="results/{dataset}/standalone/{rep}/features/shadow.npz",
+        splits="results/{dataset}/standalone/{rep}/splits.npz",
+    output:
+        scores="results/{dataset}/standalone/{rep}/attacks/shadow_model/scores.npz",
+        metrics="results/{dataset}/standalone/{rep}/attacks/shadow_model/metrics.json",
+    log:
+        "logs/{dataset}/standalone/{rep}/attack_shadow_model.log",
+    benchmark:
+        "benchmarks/{dataset}/standalone/{rep}/attack_shadow_model.tsv"
+    threads: config["threads"]
+    params:
+        variant=SHADOW_ATTACK["attack"],
+        hp=config["attack_model"],
+        validation_fraction=STANDALONE["validation_fraction"],
+        metrics_cfg=config["metrics"],
+        seed=lambda wc: artifact_seed(wc.dataset, "standalone", wc.rep, "attack", "shadow_model"),
+    script:
+        "../../scripts/run_shadow_attack.py"
+
+
+rule unsupervised_attack:
+    input:
+        features="results/{dataset}/standalone/{rep}/features/target.npz",
+        splits="results/{dataset}/standalone/{rep}/splits.npz",
+    output:
+        scores="results/{dataset}/standalone/{rep}/attacks/unsupervised/scores.npz",
+        metrics="results/{dataset}/standalone/{rep}/attacks/unsupervised/metrics.json",
+    log:
+        "logs/{dataset}/standalone/{rep}/attack_unsupervised.log",
+    benchmark:
+        "benchmarks/{dataset}/standalone/{rep}/attack_unsupervised.tsv"
+    threads: config["threads"]
+    params:
+        variant=UNSUPERVISED["attack"],
+        hp=config["attack_model"],
+        unsup={k: v for k, v in UNSUPERVISED.items() if k != "attack"},
+        metrics_cfg=config["metrics"],
+        seed=lambda wc: artifact_seed(wc.dataset, "standalone", wc.rep, "attack", "unsupervised"),
+    script:
+        "../../scripts/run_unsupervised_attack.py"
+
+
+# Table IX: the three membership tasks of the fine-tuning scenario.
+rule finetune_attacks:
+    # The three tasks in one job: they share the feature file, and each attack trains in seconds, so
+    # three jobs would mostly pay three Python + torch start-ups.
+    input:
+        features="results/{dataset}/finetune/{rep}/features/snapshots.npz",
+        splits="results/{dataset}/finetune/{rep}/splits.npz",
+    output:
+        scores=expand("results/{{dataset}}/finetune/{{rep}}/attacks/{task}/scores.npz",
+                      task=FINETUNE_TASKS),
+        metrics=expand("results/{{dataset}}/finetune/{{rep}}/attacks/{task}/metrics.json",
+                       task=FINETUNE_TASKS),
+    log:
+        "logs/{dataset}/finetune/{rep}/attacks.log",
+    benchmark:
+        "benchmarks/{dataset}/finetune/{rep}/attacks.tsv"
+    threads: config["threads"]
+    params:
+        tasks=FINETUNE_TASKS,
+        variant=FINETUNE["attack"],
+        hp=config["attack_model"],
+        metrics_cfg=config["metrics"],
+        seeds=lambda wc: [artifact_seed(wc.dataset, "finetune", wc.rep, "attack", t)
+                          for t in FINETUNE_TASKS],
+    script:
+        "../../scripts/run_finetune_attack.py"
+
+
+# Tables X, XII, XIII: every multi-observation attack model a federated run's observers need.
+rule federated_attack:
+    input:
+        features="results/{dataset}/federated/{rep}/features/{run}.npz",
+        splits="results/{dataset}/federated/{rep}/splits.npz",
+        meta="results/{dataset}/federated/{rep}/models/{run}/meta.json",
+    output:
+        scores="results/{dataset}/federated/{rep}/attacks/{run}/scores.npz",
+        metrics="results/{dataset}/federated/{rep}/attacks/{run}/metrics.json",
+    wildcard_constraints:
+        run="|".join(FEDERATED_RUN_NAMES),
+    log:
+        "logs/{dataset}/federated/{rep}/attack_{run}.log",
+    benchmark:
+        "benchmarks/{dataset}/federated/{rep}/attack_{run}.tsv"
+    threads: 1  # small attack models, one per party and epoch set: as federated_simulate
+    params:
+        parties=FEDERATED["parties"],
+        party_sweep=lambda wc: federated_party_sweep(wc.dataset),
+        observed_epochs=lambda wc: federated_cfg(wc.dataset)["observed_epochs"],
+        central_epochs=lambda wc: table12_epoch_sets(wc.dataset),
+        features_cfg=FEDERATED["features"],
+        hp=config["attack_model"],
+        metrics_cfg=config["metrics"],
+        seed=lambda wc: artifact_seed(wc.dataset, "federated", wc.rep, "attack", wc.run),
+    script:
+        "../../scripts/run_federated_attack.py"

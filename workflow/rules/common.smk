@@ -1,5 +1,8 @@
-# Names of things: datasets, scenarios, attacks, seeds and the input functions every stage shares.
-# Other .smk files hold rules only.
+# Names of things: every config check, the lists of datasets, scenarios, attacks and runs, seeds and
+# the path functions every stage shares. The other .smk files hold rules only.
+#
+# Planning the DAG imports no torch: the modules imported here (the dataset registry, the table layer,
+# the fine-tuning and federated designs) are torch-free, so `snakemake -n` stays fast.
 import re
 import sys
 import zlib
@@ -7,14 +10,124 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from deepleak import datasets as dl_datasets  # noqa: E402
+from deepleak import federated_runs as dl_runs  # noqa: E402
+from deepleak import finetune as dl_finetune  # noqa: E402
 from deepleak import images as dl_images  # noqa: E402
 from deepleak import paper  # noqa: E402
 
 
+class ConfigError(ValueError):
+    """A config value the schema cannot judge alone (it names the key and what to do)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# The scenarios' lists
+# --------------------------------------------------------------------------------------------------
 STANDALONE = config["standalone"]
+FINETUNE = config["finetune"]
+FEDERATED = config["federated"]
+SHADOW_ATTACK = config["shadow_attack"]
+UNSUPERVISED = config["unsupervised"]
+
 STANDALONE_DATASETS = sorted(STANDALONE["datasets"])
+FINETUNE_DATASETS = sorted(FINETUNE["datasets"])
+FEDERATED_DATASETS = list(FEDERATED["datasets"])
 REPLICATES = [f"r{i}" for i in range(config["replicates"])]
+FIGURE_REP = REPLICATES[0]  # figures show the first replicate; tables aggregate all of them
 STANDALONE_ATTACKS = paper.standalone_attacks(len(STANDALONE["knowledge_fractions"]))
+FINETUNE_TASKS = list(dl_finetune.TASKS)
+
+
+def dataset_cfg(dataset):
+    return config["datasets"][dataset]
+
+
+# An entry reads the data its `data:` names, by default its own name (applied once, here): several
+# entries may share one, as the paper's three CIFAR-100 architectures do (cifar100_alexnet, ... with
+# data: cifar100).
+for _name, _cfg in config["datasets"].items():
+    _cfg.setdefault("data", _name)
+
+
+def data_of(dataset):
+    return dataset_cfg(dataset)["data"]
+
+
+def is_image(dataset):
+    return dl_images.is_image(data_of(dataset))
+
+
+# --------------------------------------------------------------------------------------------------
+# Config checks the schema cannot express: they run at parse time, before any job starts
+# --------------------------------------------------------------------------------------------------
+def _entries_exist(key, names):
+    missing = [d for d in names if d not in config["datasets"]]
+    if missing:
+        raise ConfigError(f"config: {key} names {missing}, which have no entry under datasets "
+                          f"({sorted(config['datasets'])}); add one or remove them from {key}")
+
+
+def _check_dataset_entries():
+    """Every entry's data is known, image data is real, one local path per image data set."""
+    known = sorted(set(dl_datasets.SOURCES) | set(dl_images.SOURCES))
+    for name in config["datasets"]:
+        if data_of(name) not in known:
+            raise ConfigError(f"config: datasets.{name} reads data {data_of(name)!r}, which is not one "
+                              f"of {known}; name the entry after one of them or give datasets.{name}.data")
+        if not is_image(name) and data_of(name) != name:
+            raise ConfigError(f"config: datasets.{name}.data is {data_of(name)}; only the image data sets "
+                              f"can be shared by several entries, name a tabular entry after its data")
+        if is_image(name) and dataset_cfg(name)["source"] != "real":
+            raise ConfigError(f"config: datasets.{name}.source is {dataset_cfg(name)['source']!r}; the "
+                              f"image data sets have no stand-in, use source: real")
+    for data in sorted({data_of(d) for d in config["datasets"] if is_image(d)}):
+        paths = sorted({dataset_cfg(d)["path"] for d in config["datasets"]
+                        if data_of(d) == data and dataset_cfg(d)["path"]})
+        if len(paths) > 1:
+            raise ConfigError(f"config: the datasets reading {data} name different paths {paths} "
+                              f"(datasets.<name>.path); give one")
+    _entries_exist("standalone.datasets", STANDALONE_DATASETS)
+
+
+def _check_variants():
+    for key, variant in (("finetune.attack", FINETUNE["attack"]),
+                         ("shadow_attack.attack", SHADOW_ATTACK["attack"]),
+                         ("unsupervised.attack", UNSUPERVISED["attack"])):
+        if variant not in paper.VARIANTS:
+            raise ConfigError(f"config: {key} is {variant!r}; choose one of {sorted(paper.VARIANTS)}")
+
+
+def _check_finetune():
+    _entries_exist("finetune.datasets", FINETUNE_DATASETS)
+    for d in FINETUNE_DATASETS:
+        if d not in FINETUNE["sizes"]:
+            raise ConfigError(f"config: finetune.sizes has no entry for {d!r}; give its target_train, "
+                              f"nonmembers, attack_known and attack_test")
+
+
+def _check_federated():
+    _entries_exist("federated.datasets", FEDERATED_DATASETS)
+    for d in FEDERATED_DATASETS:
+        if d not in FEDERATED["per_dataset"]:
+            raise ConfigError(f"config: federated.datasets names {d!r} but federated.per_dataset has no "
+                              f"{d} entry (rounds, observed_epochs, train, sizes); add one")
+        cfg = FEDERATED["per_dataset"][d]
+        dl_runs.check_epochs(cfg["observed_epochs"], cfg["rounds"],
+                             f"config: federated.per_dataset.{d}.observed_epochs")
+    stray = [d for d in FEDERATED["sweep_datasets"] if d not in FEDERATED_DATASETS]
+    if stray:
+        raise ConfigError(f"config: federated.sweep_datasets names {stray}, which are not in "
+                          f"federated.datasets ({FEDERATED_DATASETS})")
+    if FEDERATED["parties"] not in FEDERATED["party_sweep"]:
+        raise ConfigError(f"config: federated.party_sweep {FEDERATED['party_sweep']} must include "
+                          f"federated.parties ({FEDERATED['parties']}): Table XIII's row for it is "
+                          f"Table X's passive run")
+
+
+_check_dataset_entries()
+_check_variants()
+_check_finetune()
+_check_federated()
 
 
 wildcard_constraints:
@@ -24,23 +137,14 @@ wildcard_constraints:
     attack="|".join(map(re.escape, STANDALONE_ATTACKS)),
 
 
+# --------------------------------------------------------------------------------------------------
+# Seeds, devices, sources
+# --------------------------------------------------------------------------------------------------
 def artifact_seed(*parts):
-    """Seed of one artifact, derived from the config seed; stable across runs and machines."""
+    """Seed of one artifact, derived from the config seed; stable across runs and machines.
+    The parts name the artifact (dataset, scenario, replicate, ...): keep them when moving a rule,
+    so that no number moves."""
     return zlib.crc32("/".join(map(str, (config["seed"], *parts))).encode())
-
-
-def dataset_cfg(dataset):
-    return config["datasets"][dataset]
-
-
-def data_of(dataset):
-    """The data a dataset entry reads (`data:`, default its own name): several entries may share one,
-    as the paper's three CIFAR-100 architectures do (cifar100_alexnet, ... with data: cifar100)."""
-    return dataset_cfg(dataset).get("data") or dataset
-
-
-def is_image(dataset):
-    return dl_images.is_image(data_of(dataset))
 
 
 def uses_gpu(dataset):
@@ -49,50 +153,67 @@ def uses_gpu(dataset):
     return int(config["device"] == "cuda" or (config["device"] == "auto" and is_image(dataset)))
 
 
-def _check_dataset_entries():
-    """What the schema cannot say: every entry's data is known, image data is real, and the stand-alone
-    scenario names existing entries."""
-    known = sorted(set(dl_datasets.SOURCES) | set(dl_images.SOURCES))
-    for name in config["datasets"]:
-        if data_of(name) not in known:
-            raise ValueError(f"config: datasets.{name} reads data {data_of(name)!r}, which is not one of "
-                             f"{known}; name the entry after one of them or give `data:`")
-        if not is_image(name) and data_of(name) != name:
-            raise ValueError(f"config: datasets.{name} has data: {data_of(name)}; only the image data sets "
-                             f"can be shared by several entries, name a tabular entry after its data")
-        if is_image(name) and dataset_cfg(name)["source"] != "real":
-            raise ValueError(f"config: datasets.{name}.source is {dataset_cfg(name)['source']!r}; the image "
-                             f"data sets have no stand-in, use source: real (deepleak/images.py)")
-    missing = [d for d in STANDALONE_DATASETS if d not in config["datasets"]]
-    if missing:
-        raise ValueError(f"config: standalone.datasets names {missing}, which have no entry under datasets "
-                         f"({sorted(config['datasets'])})")
-
-
-_check_dataset_entries()
-
-
 def raw_archive(dataset):
     """Where the archive of a dataset lives: the real one, or its generated stand-in. An image dataset
-    has several raw files (deepleak/images.py) under data/raw/<data>/."""
+    has several raw files under data/raw/<data>/."""
     if is_image(dataset):
         return [f"data/raw/{data_of(dataset)}/{f}" for f in dl_images.raw_files(data_of(dataset))]
-    cfg = dataset_cfg(dataset)
     archive = dl_datasets.SOURCES[dataset].archive
-    if cfg["source"] == "synthetic":
+    if dataset_cfg(dataset)["source"] == "synthetic":
         return f"data/raw/{dataset}/synthetic/{archive}"
     return f"data/raw/{dataset}/{archive}"
 
 
-def source_label(dataset):
-    return "stand-in" if dataset_cfg(dataset)["source"] == "synthetic" else "real"
+# --------------------------------------------------------------------------------------------------
+# Paths of each scenario
+# --------------------------------------------------------------------------------------------------
+def provenance(datasets):
+    return expand("results/{dataset}/provenance.json", dataset=datasets)
 
 
-def attack_hparams():
-    return config["attack_model"]
-
-
-def standalone_paths(pattern, datasets=None, attacks=None):
+def standalone_paths(pattern, datasets=None, attacks=None, reps=None):
     """Expand a stand-alone path pattern over datasets, replicates and (optionally) attacks."""
-    return expand(pattern, dataset=datasets or STANDALONE_DATASETS, rep=REPLICATES,
+    return expand(pattern, dataset=datasets or STANDALONE_DATASETS, rep=reps or REPLICATES,
                   attack=attacks or STANDALONE_ATTACKS)
+
+
+def finetune_paths(pattern, **extra):
+    return expand(pattern, dataset=FINETUNE_DATASETS, rep=REPLICATES, **extra)
+
+
+def federated_cfg(dataset):
+    return FEDERATED["per_dataset"][dataset]
+
+
+def federated_sweeps(dataset):
+    """Tables XII and XIII run on federated.sweep_datasets (the paper: CIFAR100-AlexNet only)."""
+    return dataset in FEDERATED["sweep_datasets"]
+
+
+def federated_party_sweep(dataset):
+    return list(FEDERATED["party_sweep"]) if federated_sweeps(dataset) else []
+
+
+def federated_runs(dataset):
+    return list(dl_runs.runs(FEDERATED["parties"], federated_party_sweep(dataset)))
+
+
+FEDERATED_RUN_NAMES = sorted({run for d in FEDERATED_DATASETS for run in federated_runs(d)})
+
+
+def table12_epoch_sets(dataset):
+    """Table XII's epoch sets for this dataset: the paper's first three (CIFAR100, 300 rounds) scaled to
+    the dataset's rounds, then Table X's observed epochs, which the paper's fourth set is (85.1 % in
+    both tables)."""
+    if not federated_sweeps(dataset):
+        return []
+    cfg = federated_cfg(dataset)
+    scaled = [dl_runs.scale_epochs(epochs, paper.TABLE12_PAPER_ROUNDS, cfg["rounds"])
+              for epochs, _ in paper.TABLE12_PAPER[:-1]]
+    return [*scaled, list(cfg["observed_epochs"])]
+
+
+def federated_paths(pattern, datasets=None, runs=None):
+    """Expand a federated path over datasets, replicates and each dataset's runs."""
+    return [pattern.format(dataset=d, rep=r, run=run) for d in (datasets or FEDERATED_DATASETS)
+            for r in REPLICATES for run in (runs or federated_runs(d)) if run in federated_runs(d)]

@@ -1,5 +1,6 @@
-# Stage 3: attack features of a model on the records the attacks use (SPEC.md 2.1): logits, loss, label,
-# every layer's output, and per-example gradients of the last layers as factors (DESIGN.md 4.1).
+# Stage 3, features: what the attacker observes of a model on the records its attacks use (Fig. 1):
+# logits, loss, label, every layer's output, and the per-example gradients of the last layers, stored
+# as factors for linear layers (dL/dW = delta h_in^T, so n_in + n_out numbers instead of n_in x n_out).
 
 
 rule extract_features:
@@ -19,12 +20,38 @@ rule extract_features:
         gpu=lambda wc: uses_gpu(wc.dataset),
     params:
         gradient_layers=STANDALONE["gradient_layers"],
-        # Image models (deepleak/cnn.py): how a conv layer's gradient is stored (the paper leaves it
-        # open, SPEC.md 2.2), the size above which a layer output is stored as per-channel means, and
-        # batch sizes that bound memory (per dataset: a DenseNet-190 needs far smaller ones than AlexNet).
-        conv_gradient=STANDALONE.get("conv_gradient", "channel_norms"),
-        max_output_features=STANDALONE.get("max_output_features"),
-        batching=lambda wc: dataset_cfg(wc.dataset).get("features", {}),
+        # Image models (deepleak/cnn.py): how a conv layer's gradient is stored (the paper defines its
+        # gradient component for dense layers only, Table XIV), the size above which a layer output is
+        # stored as per-channel means, and batch sizes that bound memory (per dataset: a DenseNet-190
+        # needs far smaller ones than AlexNet).
+        conv_gradient=STANDALONE["conv_gradient"],
+        max_output_features=STANDALONE["max_output_features"],
+        batching=lambda wc: dataset_cfg(wc.dataset)["features"],
         device=config["device"],
     script:
         "../../scripts/extract_features.py"
+
+
+# The fine-tuning scenario: the features of both snapshots, stacked (T = 2 observations).
+rule finetune_features:
+    input:
+        dataset="results/{dataset}/dataset.npz",
+        splits="results/{dataset}/finetune/{rep}/splits.npz",
+        models=expand("results/{{dataset}}/finetune/{{rep}}/models/{snapshot}/model.pt",
+                      snapshot=dl_finetune.SNAPSHOTS),
+        metas=expand("results/{{dataset}}/finetune/{{rep}}/models/{snapshot}/meta.json",
+                     snapshot=dl_finetune.SNAPSHOTS),
+    output:
+        features="results/{dataset}/finetune/{rep}/features/snapshots.npz",
+    log:
+        "logs/{dataset}/finetune/{rep}/features.log",
+    benchmark:
+        "benchmarks/{dataset}/finetune/{rep}/features.tsv"
+    threads: config["threads"]
+    resources:
+        gpu=lambda wc: uses_gpu(wc.dataset),
+    params:
+        gradient_layers=FINETUNE["gradient_layers"],
+        device=config["device"],
+    script:
+        "../../scripts/extract_finetune_features.py"

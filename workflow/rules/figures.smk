@@ -1,15 +1,16 @@
-# Stage 6: the paper's figures (Figure 2: per-class gradient norms and ROC; Figure 3: gradient norms over
-# training; Figure 4: gradient-norm histograms; Figure 6: ROC by uncertainty gap) and a linear plus
-# log-log ROC figure for every attack.
+# Stage 6, figures: the paper's figures (Figure 2: per-class gradient norms and ROC; Figure 3: gradient
+# norms over training; Figure 4: gradient-norm histograms; Figure 5: the unsupervised attack's codes;
+# Figure 6: ROC by uncertainty gap; Figure 7: gradient norms over federated rounds under gradient
+# ascent) and a linear plus log-log ROC figure for every stand-alone attack. One named target per figure.
 
-FIGURE_REP = REPLICATES[0]  # figures show the first replicate; tables aggregate all of them
+FIGURES = [f"figure{i}" for i in range(2, 8)]
 
 
 rule figure3_plot:
     input:
         history=expand("results/{dataset}/standalone/{rep}/models/target/history.csv",
                        dataset=STANDALONE_DATASETS, rep=FIGURE_REP),
-        provenance=expand("results/{dataset}/provenance.json", dataset=STANDALONE_DATASETS),
+        provenance=provenance(STANDALONE_DATASETS),
     output:
         png=report("figures/figure3.png", caption="../report/figure3.rst", category="Figures"),
         pdf="figures/figure3.pdf",
@@ -27,7 +28,7 @@ rule figure4_plot:
                         dataset=STANDALONE_DATASETS, rep=FIGURE_REP),
         splits=expand("results/{dataset}/standalone/{rep}/splits.npz",
                       dataset=STANDALONE_DATASETS, rep=FIGURE_REP),
-        provenance=expand("results/{dataset}/provenance.json", dataset=STANDALONE_DATASETS),
+        provenance=provenance(STANDALONE_DATASETS),
     output:
         png=report("figures/figure4.png", caption="../report/figure4.rst", category="Figures"),
         pdf="figures/figure4.pdf",
@@ -39,7 +40,7 @@ rule figure4_plot:
         "../../scripts/plot_figure4.py"
 
 
-# Figures 2 and 6: per-class leakage (gradient-norm gap; prediction-uncertainty gap, SPEC.md 6) and the
+# Figures 2 and 6: per-class leakage (gradient-norm gap; prediction-uncertainty gap, Eq. 5) and the
 # ROC of the last-layer gradient attack (Table VIII's white-box column) on a small / medium / large gap class.
 for _figure in ("figure2", "figure6"):
 
@@ -52,7 +53,7 @@ for _figure in ("figure2", "figure6"):
             scores=expand("results/{dataset}/standalone/{rep}/attacks/{attack}/scores.npz",
                           dataset=STANDALONE_DATASETS, rep=FIGURE_REP,
                           attack=paper.TABLE8_COLUMNS[-1][1]),
-            provenance=expand("results/{dataset}/provenance.json", dataset=STANDALONE_DATASETS),
+            provenance=provenance(STANDALONE_DATASETS),
         output:
             png=report(f"figures/{_figure}.png", caption=f"../report/{_figure}.rst", category="Figures"),
             pdf=f"figures/{_figure}.pdf",
@@ -62,7 +63,7 @@ for _figure in ("figure2", "figure6"):
             figure=_figure,
             datasets=STANDALONE_DATASETS,
             attack=paper.TABLE8_COLUMNS[-1][1],
-            min_per_class=STANDALONE.get("per_class_min_records", 10),
+            min_per_class=STANDALONE["per_class_min_records"],
         script:
             "../../scripts/plot_per_class.py"
 
@@ -85,31 +86,53 @@ rule roc_plots:
         "../../scripts/plot_roc.py"
 
 
+rule figure5_plot:
+    input:
+        scores=expand("results/{dataset}/standalone/{rep}/attacks/unsupervised/scores.npz",
+                      dataset=STANDALONE_DATASETS, rep=FIGURE_REP),
+        provenance=provenance(STANDALONE_DATASETS),
+    output:
+        png=report("figures/figure5.png", caption="../report/figure5.rst", category="Figures"),
+        pdf="figures/figure5.pdf",
+    log:
+        "logs/figures/figure5.log",
+    params:
+        datasets=STANDALONE_DATASETS,
+    script:
+        "../../scripts/plot_figure5.py"
+
+
+rule figure7_plot:
+    input:
+        active=expand("results/{dataset}/federated/{rep}/models/central_ascent/history.csv",
+                      dataset=FEDERATED_DATASETS, rep=FIGURE_REP),
+        passive=expand("results/{dataset}/federated/{rep}/models/passive/history.csv",
+                       dataset=FEDERATED_DATASETS, rep=FIGURE_REP),
+        provenance=provenance(FEDERATED_DATASETS),
+    output:
+        png=report("figures/figure7.png", caption="../report/figure7.rst", category="Figures"),
+        pdf="figures/figure7.pdf",
+    log:
+        "logs/figures/figure7.log",
+    params:
+        datasets=FEDERATED_DATASETS,
+        gamma=FEDERATED["gamma"],
+    script:
+        "../../scripts/plot_figure7.py"
+
+
 rule figures:
     input:
-        "figures/figure3.png",
-        "figures/figure4.png",
-        "figures/figure2.png",
-        "figures/figure6.png",
+        expand("figures/{figure}.{ext}", figure=FIGURES, ext=["png", "pdf"]),
         expand("figures/roc/{dataset}/{rep}/{attack}.png", dataset=STANDALONE_DATASETS,
                rep=FIGURE_REP, attack=STANDALONE_ATTACKS),
 
 
-rule figure3:
-    input:
-        "figures/figure3.png",
+for _figure in FIGURES:
 
-
-rule figure4:
-    input:
-        "figures/figure4.png",
-
-
-rule figure2:
-    input:
-        "figures/figure2.png",
-
-
-rule figure6:
-    input:
-        "figures/figure6.png",
+    rule:
+        name:
+            _figure
+        input:
+            f"figures/{_figure}.png",
+            f"figures/{_figure}.pdf",

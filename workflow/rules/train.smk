@@ -1,5 +1,7 @@
-# Stage 2: the target model (trained on the members) and the shadow model (the attacker's own model of
-# the same architecture on disjoint data, Shokri et al. 2017), with per-epoch history.
+# Stage 2, training: the stand-alone target model (trained on the members) and shadow model (the
+# attacker's own model of the same architecture on disjoint data, Shokri et al. 2017), and the
+# fine-tuning scenario's two snapshots, each with its per-epoch history. The federated simulations train
+# and observe in one job (federated.smk).
 
 
 rule train_model:
@@ -25,3 +27,36 @@ rule train_model:
         seed=lambda wc: artifact_seed(wc.dataset, "standalone", wc.rep, wc.model),
     script:
         "../../scripts/train_model.py"
+
+
+# The fine-tuning scenario (§IV-B, Table IX): a model trained on D (a share of the target training set)
+# is fine-tuned on D_delta (the rest); one job makes both snapshots.
+rule train_finetune:
+    input:
+        dataset="results/{dataset}/dataset.npz",
+        splits="results/{dataset}/finetune/{rep}/splits.npz",
+    output:
+        trained_model="results/{dataset}/finetune/{rep}/models/trained/model.pt",
+        trained_meta="results/{dataset}/finetune/{rep}/models/trained/meta.json",
+        trained_history="results/{dataset}/finetune/{rep}/models/trained/history.csv",
+        finetuned_model="results/{dataset}/finetune/{rep}/models/finetuned/model.pt",
+        finetuned_meta="results/{dataset}/finetune/{rep}/models/finetuned/meta.json",
+        finetuned_history="results/{dataset}/finetune/{rep}/models/finetuned/history.csv",
+    log:
+        "logs/{dataset}/finetune/{rep}/train.log",
+    benchmark:
+        "benchmarks/{dataset}/finetune/{rep}/train.tsv"
+    threads: config["threads"]
+    resources:
+        gpu=lambda wc: uses_gpu(wc.dataset),
+    params:
+        model_cfg=lambda wc: dataset_cfg(wc.dataset)["model"],
+        # D is trained on exactly as the stand-alone target is; the fine-tuning phase has its own
+        # hyper-parameters (the paper gives none: finetune.train in the config).
+        train=lambda wc: dataset_cfg(wc.dataset)["train"],
+        finetune_train=FINETUNE["train"],
+        device=config["device"],
+        seed=lambda wc: artifact_seed(wc.dataset, "finetune", wc.rep, "trained"),
+        finetune_seed=lambda wc: artifact_seed(wc.dataset, "finetune", wc.rep, "finetuned"),
+    script:
+        "../../scripts/train_finetune.py"
