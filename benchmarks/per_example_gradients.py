@@ -1,9 +1,9 @@
 #!/usr/bin/env python
-"""Benchmark: vectorised per-example gradients vs one backward pass per record (DESIGN.md 4.1).
+"""Benchmark: vectorised per-example gradients vs one backward pass per record.
 
 A script, not a test: it prints times, ratios and the largest differences, and asserts nothing about
 time (the machines are shared and noisy, so both variants run in the same process and the ratio is
-the number to read; /work/shared/ENVIRONMENT.md).
+the number to read).
 
 Sections:
   fc   Purchase FC target, FCNet(600, 100), random binary inputs. (a) ``linear_factors`` on all 5
@@ -11,7 +11,8 @@ Sections:
        full gradients) plus the per-layer gradient norms from the factors; (b) one backward per
        record with ``torch.autograd.grad`` materialising every layer's weight and bias gradient
        (the fastest per-record loop), keeping each layer's gradient norm; (b') the authors' own loop
-       (SPEC.md 7): batch forward, then a retain_graph backward per record and a copy of every .grad.
+       (their released code): batch forward, then a retain_graph backward per record and a copy
+       of every .grad.
        The difference
        is checked on the norms of every record and layer, and on the full gradients (factored outer
        product materialised) of the first --compare-records records, all layers. Project target:
@@ -91,7 +92,7 @@ def _loop_fc_norms(model: FCNet, x: torch.Tensor, y: torch.Tensor) -> np.ndarray
 
 
 def _authors_style_fc(model: FCNet, x: torch.Tensor, y: torch.Tensor, batch: int = 100) -> np.ndarray:
-    """(b'): the authors' code (SPEC.md 7, `different_grads`): a forward pass per batch of 100, then
+    """(b'): the authors' released code (`different_grads`): a forward pass per batch of 100, then
     per record `zero_grad(); loss_i.backward(retain_graph=True)` and a copy of every `.grad`."""
     norms = np.empty((x.shape[0], len(model.layer_names)), dtype=np.float32)
     layers = [getattr(model, n) for n in model.layer_names]

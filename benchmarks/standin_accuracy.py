@@ -4,10 +4,11 @@ The paper's fully connected models reach 100% train / 80% test on Purchase100 (2
 records) and 81.6% / 52% on Texas100 (10,000), Table VIII; the stand-ins' default parameters in
 ``deepleak.datasets`` were tuned with this script so that the same model lands near those numbers.
 
-Training follows SPEC.md 4.3: FCNet(in, 100, hidden=(1024, 512, 256, 128), tanh), Adam lr 1e-3,
-batch 128, cross-entropy. Records are shuffled (seeded) before the train/test split. Both the last
-epoch and the epoch with the best test accuracy (the paper's selection rule) are reported. Torch
-and k-means run on ``--threads`` threads (default 1).
+Training follows the paper's FC recipe (§III-B; Tanh and batch 128 from the authors' lineage):
+FCNet(in, 100, hidden=(1024, 512, 256, 128), tanh), Adam lr 1e-3, batch 128, cross-entropy.
+Records are shuffled (seeded) before the train/test split. Both the last epoch and the epoch with
+the best test accuracy (the paper's selection rule) are reported. Torch and k-means run on
+``--threads`` threads (default 1).
 
 Examples (the runs behind the defaults' comments in deepleak/datasets.py)::
 

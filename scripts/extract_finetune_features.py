@@ -1,5 +1,5 @@
 """Attack features of both snapshots (trained, fine-tuned) on every record the fine-tuning attacks
-read, stacked to [n, 2, ...] (rule finetune_features, SPEC.md 2.4)."""
+read, stacked to [n, 2, ...] (rule finetune_features; the T observations of Fig. 1)."""
 from deepleak import artifacts, features, finetune, models, splits
 
 

@@ -1,5 +1,5 @@
 """Draw the fine-tuning scenario's disjoint record sets: D, D_delta, non-members and the attacker's
-known, validation and test records of each (rule finetune_splits, SPEC.md 1.2)."""
+known, validation and test records of each (rule finetune_splits; Table IX)."""
 from deepleak import artifacts, finetune
 
 

@@ -7,7 +7,7 @@ def main(dataset_path, splits_out, sizes, validation_fraction, seed, shadow_over
     n = len(data["y"])
     if "official_train" in data:
         # Image datasets: members from the official training images, non-members from the test
-        # images, as the paper's CIFAR-100 (SPEC.md 3.2).
+        # images, as the paper's CIFAR-100 (§III-C).
         sets, disjoint = splits.official_standalone_splits(
             data["official_train"], sizes, validation_fraction, seed, key="standalone.sizes",
             shadow_overlap=shadow_overlap)

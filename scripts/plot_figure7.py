@@ -1,9 +1,10 @@
-"""Figure 7: the last-layer gradient norm over the rounds of the central gradient-ascent attack,
-for the target members and non-members and for as many non-target ones (rule figure7_plot)."""
+"""Figure 7: the last-layer gradient norm over the rounds of the global (server's) gradient-ascent
+attack, for the target members and non-members and for as many non-target ones (rule
+figure7_plot)."""
 import pandas as pd
 from deepleak import artifacts, plots
 
-# Panels as in the paper (SPEC.md 5, Fig. 7): which tracked groups each one compares.
+# Panels as in the paper's Fig. 7: which tracked groups each one compares.
 PANELS = [
     ("(a) target vs non-target members",
      [("target_members", "Target members", plots.MEMBER, "-"),
@@ -41,8 +42,8 @@ def figure7(active: dict, passive: dict, titles: dict, gamma: float):
             ax.set_ylim(bottom=0)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.legend(fontsize=7)
-    fig.suptitle(f"Central gradient-ascent attack on the target party's uploads (gamma = {gamma})",
-                 y=1.0)
+    fig.suptitle("Global active gradient-ascent attack (Eq. 2, adversarial update rate "
+                 f"γ = {gamma}): the target party's uploads", y=1.0)
     fig.tight_layout()
     return fig
 

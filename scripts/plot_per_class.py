@@ -1,10 +1,10 @@
 """Figures 2 and 6: per-class leakage on each dataset's attack test set (rules figure2_plot and
 figure6_plot). Figure 2 uses the last-layer gradient norm, Figure 6 the normalised prediction
-entropy (SPEC.md 6); both show the attack's ROC on the classes with a small, medium and large
+entropy (Eq. 5); both show the attack's ROC on the classes with a small, medium and large
 member / non-member gap (deepleak/perclass.py says how they are chosen)."""
 
 import numpy as np
-from deepleak import artifacts, baselines, features, perclass, plots
+from deepleak import artifacts, baselines, features, paper, perclass, plots
 
 
 def panel(feats, meta, scores, figure, min_per_class):
@@ -50,7 +50,7 @@ def main(
             figure,
             min_per_class,
         )
-        panels[dataset] = {**p, "attack": attack}
+        panels[dataset] = {**p, "attack": paper.variant_of(attack)[0].description}
         source = "stand-in" if artifacts.load_json(p_path)["source"] == "synthetic" else "real"
         titles[dataset] = f"{dataset} ({source})"
     fig = plots.figure2(panels, titles) if figure == "figure2" else plots.figure6(panels, titles)

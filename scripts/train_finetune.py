@@ -1,5 +1,5 @@
 """Train a model on D, save it (the first snapshot), fine-tune it on D_delta and save it again (the
-second snapshot): rule train_finetune, SPEC.md 1.2."""
+second snapshot): rule train_finetune, Table IX."""
 import logging
 
 import numpy as np

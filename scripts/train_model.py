@@ -33,7 +33,7 @@ def main(dataset_path, splits_path, model_out, meta_out, history_out, *, model, 
                "track_nonmembers": (X[track[1]], y[track[1]])}
     pretrained = model == "target" and model_cfg["checkpoint"]
     if pretrained:
-        # The paper attacked bearpaw's public CIFAR-100 models (SPEC.md 4.1): load, do not train.
+        # The paper attacked bearpaw's public CIFAR-100 models (§III-C): load, do not train.
         check_pretrained_members(data, train_ids)
         info = cnn.load_bearpaw_checkpoint(net, model_cfg["checkpoint"]["path"],
                                            model_cfg["checkpoint"]["sha256"])

@@ -178,7 +178,7 @@ def test_checkpoint_sha256_and_format_are_checked(tmp_path):
 
 
 def test_paper_sized_models_match_bearpaws_parameter_counts():
-    # DATASETS.md: 2.47M / 1.70M / 25.62M with CIFAR-10's 10 classes (bearpaw's README counts).
+    # 2.47M / 1.70M / 25.62M with CIFAR-10's 10 classes (bearpaw's README counts).
     counts = {"alexnet": 2.47, "resnet": 1.70, "densenet": 25.62}
     specs = {
         "alexnet": {"arch": "alexnet"},

@@ -1,6 +1,6 @@
-"""Every fast per-example gradient path against a per-record autograd loop (DESIGN.md 4.1, 6).
+"""Every fast per-example gradient path against a per-record autograd loop.
 
-Run: cd /work/main && PYTHONPATH=scripts .venv/bin/python -m pytest tests/test_gradients.py
+Run from the repository root: PYTHONPATH=scripts python -m pytest tests/test_gradients.py
 """
 from __future__ import annotations
 
@@ -117,7 +117,6 @@ def test_linear_factors_shapes_inputs_and_batching():
         for name in ("fc5", "fc2"):
             np.testing.assert_allclose(a[part][name], b[part][name], rtol=0, atol=1e-12)
     # h_in of a layer is the previous layer's activation; the last delta is softmax - onehot
-    # (SPEC.md 2.5)
     with torch.no_grad():
         logits, acts = model(x, return_activations=True)
     np.testing.assert_allclose(a["h_in"]["fc2"], acts[0].numpy(), rtol=0, atol=1e-12)
@@ -161,7 +160,7 @@ def test_gradient_component_conv_equals_conv2d_on_materialised_matrix():
     h = torch.randn(n, n_in, dtype=torch.float64)
     d = torch.randn(n, n_out, dtype=torch.float64)
     conv = nn.Conv2d(1, k, (1, n_out)).double()
-    # SPEC.md 2.2: the image is n_in x n_out, row i = input unit i, i.e. the transposed dL/dW.
+    # Table XIV: the image is n_in x n_out, row i = input unit i, i.e. the transposed dL/dW.
     image = materialise_linear(h, d).transpose(1, 2).unsqueeze(1)  # [n, 1, n_in, n_out]
     expected = conv(image).squeeze(-1).permute(0, 2, 1)  # [n, K, n_in, 1] -> [n, n_in, K]
     got = gradient_component_conv(h, d, conv.weight.view(k, n_out), conv.bias)

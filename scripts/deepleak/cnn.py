@@ -1,7 +1,7 @@
 """Image target models: the CIFAR-100 networks the paper attacked, a small CNN for quick profiles.
 
 The paper's stand-alone CIFAR-100 targets are bearpaw/pytorch-classification's public pretrained
-models (SPEC.md 4.1, DATASETS.md). They are rebuilt here module for module, so that a bearpaw
+models (§III-C). They are rebuilt here module for module, so that a bearpaw
 checkpoint (``{'state_dict': {'module.<key>': tensor}}``) loads with a strict key match:
 
 - :class:`AlexNet`: bearpaw's CIFAR variant, five conv layers and one linear layer (conv 3-64 k11
@@ -9,7 +9,8 @@ checkpoint (``{'state_dict': {'module.<key>': tensor}}``) loads with a strict ke
   256-100);
 - :class:`ResNet`: bearpaw's CIFAR ResNet, ``depth`` with ``block: basic | bottleneck``. The
   published "ResNet-110" checkpoint is a Bottleneck network with 18 blocks per stage, built as
-  depth 164 (1.70M parameters, DATASETS.md); basic-block depths 20, 32, 56, 110 are quick variants;
+  depth 164 (1.70M parameters, the paper's "1.7M"); basic-block depths 20, 32, 56, 110 are quick
+  variants;
 - :class:`DenseNet`: bearpaw's DenseNet-BC (bottleneck blocks, compression 2): L=190, k=40 is the
   paper's (25.62M parameters); L=40, k=12 or smaller are quick variants;
 - :class:`ConvNet`: a small AlexNet-style network (conv-ReLU-max-pool stages, then linear layers)
@@ -18,8 +19,9 @@ checkpoint (``{'state_dict': {'module.<key>': tensor}}``) loads with a strict ke
 Every model takes raw pixel values (uint8 range 0..255, as ``dataset.npz`` stores them) and
 normalises inside itself: ``x / 255``, then ``(x - mean) / std`` per channel, bearpaw's ``ToTensor``
 + ``Normalize``. Training, feature extraction and a loaded checkpoint therefore always see the same
-normalisation (bearpaw used CIFAR-10's statistics for CIFAR-100 too, SPEC.md 3.1). The statistics
-are non-persistent buffers, so they are not in the state dict and bearpaw's keys match exactly.
+normalisation (bearpaw, and the authors' code, used CIFAR-10's statistics for CIFAR-100 too). The
+statistics are non-persistent buffers, so they are not in the state dict and bearpaw's keys match
+exactly.
 
 The interface the feature extractor relies on (deepleak/models.py):
 
@@ -31,11 +33,11 @@ The interface the feature extractor relies on (deepleak/models.py):
 
 For AlexNet and ConvNet a layer is one conv or linear layer; its output is taken after its ReLU and
 the max-pool that directly follows it (the paper's "second to last layer" output of AlexNet is then
-the 256-d post-pool feature, which the official code uses, SPEC.md 5 Table III). ResNet-164 and
+the 256-d post-pool feature, which the authors' code uses for Table III). ResNet-164 and
 DenseNet-BC-190 have 164 and 190 layers, and the paper does not say which of their layers its
-white-box attack read (SPEC.md 8.9): here their attack layers are the stem, each residual stage /
-dense block / transition, and the classifier. A stage's output is its output feature map; its
-gradient is that of its last convolution, the one nearest the output.
+white-box attack read (README, 'Where the paper is silent'): here their attack layers are the
+stem, each residual stage / dense block / transition, and the classifier. A stage's output is its
+output feature map; its gradient is that of its last convolution, the one nearest the output.
 """
 
 from __future__ import annotations
@@ -65,8 +67,8 @@ __all__ = [
     "CheckpointError",
 ]
 
-# bearpaw's CIFAR normalisation: CIFAR-10's channel statistics, used for CIFAR-100 as well (SPEC.md
-# 3.1).
+# bearpaw's CIFAR normalisation: CIFAR-10's channel statistics, used for CIFAR-100 as well (by
+# bearpaw and the authors' code).
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2023, 0.1994, 0.2010)
 
@@ -556,7 +558,7 @@ def save_bearpaw_checkpoint(net: nn.Module, path: str | Path, **extra) -> None:
 def load_bearpaw_checkpoint(net: nn.Module, path: str | Path, sha256: str | None) -> dict:
     """Load a bearpaw checkpoint into ``net`` after checking its sha256; return its other entries.
 
-    bearpaw's checkpoints have no published checksums and their host is unreliable (DATASETS.md), so
+    bearpaw's checkpoints have no published checksums and their OneDrive host is unreliable, so
     the user gives the sha256 of the file they downloaded and it is checked before the file is
     unpickled (``weights_only=True`` too). Keys must match the architecture exactly, with one
     exception: checkpoints saved before PyTorch 0.4.1 (bearpaw's 2017 models) have no

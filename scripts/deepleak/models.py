@@ -1,4 +1,4 @@
-"""Target models: the paper's fully connected nets (SPEC.md 4.3); image models: deepleak/cnn.py.
+"""Target models: the paper's fully connected nets (§III-B); image models: deepleak/cnn.py.
 
 Every target model exposes the same small interface the feature extractor relies on:
 
@@ -19,7 +19,7 @@ class FCNet(nn.Module):
     """Purchase100 / Texas100 target model: in -> 1024 -> 512 -> 256 -> 128 -> classes.
 
     The paper does not name the hidden activation; the Nasr-lineage code and ML Privacy Meter use Tanh
-    with a linear output layer (SPEC.md 4.3), which is the default here.
+    with a linear output layer, which is the default here (README, 'Where the paper is silent').
     """
 
     def __init__(self, in_features: int, n_classes: int, hidden=(1024, 512, 256, 128),

@@ -1,10 +1,10 @@
-"""Per-class views of membership leakage: Figures 2 and 6 of the paper (SPEC.md 5).
+"""Per-class views of membership leakage: Figures 2 and 6 of the paper.
 
 Figure 2 compares, class by class, the mean last-layer gradient norm of members and non-members, and
 shows the attack's ROC on three classes whose member / non-member gap is small, medium and large
 (the paper: 174, 860 and 1,788 on CIFAR100-AlexNet). Figure 6 does the same with the prediction
 uncertainty, the normalised entropy of the softmax of the logits, -(1/log K) sum_i p_i log p_i (Eq.
-5 with the minus sign SPEC.md 6 restores). The paper does not say how its three classes were chosen;
+5, whose minus sign the paper drops). The paper does not say how its three classes were chosen;
 here they are the classes with the smallest, the median and the largest gap among those with enough
 test records.
 """

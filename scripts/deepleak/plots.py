@@ -4,6 +4,7 @@ Figures are saved as PNG and PDF with fixed metadata, so the same data give the 
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -64,7 +65,8 @@ def figure4(norms: dict[str, tuple[np.ndarray, np.ndarray]], titles: dict[str, s
 
 def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], title: str,
                highlight: str | None = None):
-    """ROC curves on linear axes and on log-log axes (low-FPR regime, Carlini et al. 2022)."""
+    """ROC curves on linear axes and on log-log axes (low-FPR regime, Carlini et al. 2022). Curve
+    labels and ``title`` are the caller's, in the paper's words (an attack's description)."""
     fig, (lin, log) = _panels(2)
     for label, (fpr, tpr, auc) in curves.items():
         style = {"lw": 2.2} if label == highlight else {"lw": 1.0, "alpha": 0.8}
@@ -73,10 +75,14 @@ def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], title: s
     grid = np.logspace(-5, 0, 100)
     lin.plot([0, 1], [0, 1], "k--", lw=0.8, label="Random guess")
     log.plot(grid, grid, "k--", lw=0.8)
-    lin.set(xlabel="False positive rate", ylabel="True positive rate", title=title)
+    lin.set(xlabel="False positive rate", ylabel="True positive rate", title="Linear axes")
     log.set(xscale="log", yscale="log", xlim=(1e-4, 1), ylim=(1e-4, 1), xlabel="False positive rate",
-            ylabel="True positive rate", title=f"{title} (log-log)")
-    lin.legend(fontsize=6, loc="lower right")
+            ylabel="True positive rate", title="Log-log axes (low false positive rates)")
+    fig.tight_layout()
+    # Below both panels: curve labels are attack descriptions, too long for a legend inside a panel.
+    fig.legend(*lin.get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               fontsize=7, frameon=False)
+    fig.suptitle(textwrap.fill(title, 90), fontsize=9, y=1.0, va="bottom")
     return fig
 
 
@@ -95,7 +101,8 @@ def _class_rocs(ax, rocs: dict, gap_label: str) -> None:
 
 def figure2(panels: dict[str, dict], titles: dict[str, str]):
     """Figure 2: (a) mean last-layer gradient norm per class, members vs non-members, classes sorted
-    by the non-member mean; (b) the attack's ROC on the classes with a small, medium and large gap."""
+    by the non-member mean; (b) the attack's ROC on the classes with a small, medium and large gap.
+    ``panels[d]["attack"]`` names the attack in the paper's words."""
     fig, axes = plt.subplots(len(panels), 2, figsize=(8.4, 3.2 * len(panels)), squeeze=False)
     for (ax_a, ax_b), (dataset, p) in zip(axes, panels.items()):
         stats = p["stats"]
@@ -111,7 +118,7 @@ def figure2(panels: dict[str, dict], titles: dict[str, str]):
                  ylabel="Mean last-layer gradient norm", title=f"(a) {titles[dataset]}")
         ax_a.legend(fontsize=7)
         _class_rocs(ax_b, p["rocs"], "gradient-norm gap")
-        ax_b.set_title(f"(b) {titles[dataset]}: {p['attack']}")
+        ax_b.set_title(f"(b) {titles[dataset]}: {p['attack']}", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -122,7 +129,7 @@ def figure6(panels: dict[str, dict], titles: dict[str, str]):
     fig, axes = _panels(len(panels))
     for ax, (dataset, p) in zip(axes, panels.items()):
         _class_rocs(ax, p["rocs"], "uncertainty gap")
-        ax.set_title(f"{titles[dataset]}: {p['attack']}")
+        ax.set_title(f"{titles[dataset]}: {p['attack']}", fontsize=8)
     return fig
 
 

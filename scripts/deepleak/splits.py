@@ -1,4 +1,4 @@
-"""Named, disjoint record sets of the stand-alone scenario (SPEC.md 3.2, Table II).
+"""Named, disjoint record sets of the stand-alone scenario (Table II).
 
 The split is its own artifact (LiRA keeps its membership mask the same way): every later stage reads
 the index sets from ``splits.npz`` and nothing re-derives them.
@@ -9,10 +9,10 @@ Layout, all drawn from one seeded permutation of the dataset:
 - ``target_test``: records the target never sees; its test accuracy is measured on them and the
   attack's non-members are drawn from them (Table II "target test");
 - ``shadow_members`` / ``shadow_nonmembers``: the shadow model's training set and its held-out
-  records, disjoint from everything of the target's (Shokri et al. 2017; SPEC.md 1.5);
+  records, disjoint from everything of the target's (Shokri et al. 2017, as §II-D uses it);
 - inside ``members``: the attacker's known members, split into ``attack_train_members`` and
   ``attack_val_members`` (validation for attack-model selection: the paper selected on the test set,
-  SPEC.md 8.10), and the disjoint ``attack_test_members``;
+  §III-E), and the disjoint ``attack_test_members``;
 - inside ``target_test``: the same three sets of non-members.
 """
 from __future__ import annotations
@@ -37,7 +37,8 @@ def _known_and_test(pool: np.ndarray, known: int, test: int, validation_fraction
         raise SplitError(
             f"{key}: the attacker's known {what} ({known}) plus the attack-test {what} ({test}) exceed "
             f"the {len(pool)} records available for them; lower one of them or raise the pool size "
-            f"(SPEC.md 8.3 explains why the paper's Texas100 sizes cannot all hold).")
+            f"(the paper's Texas100 sizes in Table II cannot all hold: its 70,000 test records "
+            f"exceed the 67,330 there are).")
     n_val = int(round(known * validation_fraction))
     if known - n_val < 1 or n_val < 1:
         raise SplitError(f"{key}: validation_fraction {validation_fraction} leaves an empty attack "
@@ -115,13 +116,13 @@ def official_standalone_splits(official_train: np.ndarray, sizes: dict, validati
                                ) -> tuple[dict[str, np.ndarray], list[list[str]]]:
     """The stand-alone sets of a dataset with an official train / test split (the image datasets).
 
-    As in the paper's CIFAR-100 experiments (SPEC.md 3.2), the target's members are drawn from the
+    As in the paper's CIFAR-100 experiments (§III-C), the target's members are drawn from the
     official training images and its held-out records (the attack's non-members) from the official
     test images; the shadow model's sets likewise. The shadow sets come after the target's in each
     seeded permutation, so they are disjoint from them, unless they do not fit: then
     ``shadow_overlap`` (the config's ``standalone.shadow_overlap``) lets them be drawn from the
     whole pool, overlapping the target's sets as the paper's CIFAR-100 shadow model did (each model used
-    50,000 of the 60,000 images, SPEC.md 1.5). Returns the sets and the groups of sets that must be
+    50,000 of the 60,000 images). Returns the sets and the groups of sets that must be
     disjoint.
     """
     rng = np.random.default_rng(seed)

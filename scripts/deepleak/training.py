@@ -1,7 +1,7 @@
-"""Training the target and shadow models (SPEC.md 4.3) and evaluating them.
+"""Training the target and shadow models (§III-B, §III-C) and evaluating them.
 
 Purchase100 / Texas100 models are trained with Adam, lr 1e-3, cross-entropy, as in the paper. The paper
-keeps "the epoch with the best test accuracy" (SPEC.md 4.3, 8.10): that selects on the very records the
+keeps "the epoch with the best test accuracy": that selects on the very records the
 attack later calls non-members, so DeepLeak keeps the last epoch instead (config ``train.select``).
 """
 from __future__ import annotations
@@ -64,7 +64,7 @@ def evaluate(net, X: torch.Tensor, y: torch.Tensor, batch_size: int = 2048) -> t
 
 
 def last_layer_grad_norm(net, X: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-    """Per-record ||dL/dW_last|| (SPEC.md 2.5), the statistic of Figures 3, 4 and 7."""
+    """Per-record ||dL/dW_last||, the last-layer gradient norm of Figures 3, 4 and 7."""
     last = models.layer_module(net, net.layer_names[-1])
     f = gradients.linear_factors(net, X, y, [last])
     return gradients.linear_grad_norm(f["h_in"][last], f["delta"][last])
@@ -74,7 +74,8 @@ def train_epoch(net, opt, X, y, batch_size: int, generator: torch.Generator, aug
     """One pass of minibatch SGD/Adam over (X, y) in a seeded order; returns the mean loss.
 
     ``augment(x_batch, generator)`` (image models: bearpaw's random crop and flip) transforms each
-    training batch; it is never applied when evaluating or computing attack features (SPEC.md 3.1).
+    training batch; it is never applied when evaluating or computing attack features (as in the
+    authors' code).
     """
     net.train()
     order = torch.randperm(len(X), generator=generator).to(X.device)
@@ -96,7 +97,7 @@ def train_epoch(net, opt, X, y, batch_size: int, generator: torch.Generator, aug
 
 def augmentation(name: str):
     """The training-time augmentation a config names: ``none``, or ``crop_flip`` (bearpaw's
-    RandomCrop(32, padding=4) + RandomHorizontalFlip, DATASETS.md)."""
+    RandomCrop(32, padding=4) + RandomHorizontalFlip)."""
     if name in (None, "none"):
         return None
     if name == "crop_flip":
@@ -124,7 +125,7 @@ def fit(net, X_train, y_train, X_test, y_test, *, train: dict, seed: int, device
         tracked = [(as_t(X, torch.float32), as_t(y, torch.long))
                    for X, y in (track_members, track_nonmembers)]
     opt = make_optimizer(net, train)
-    # bearpaw's recipes (DATASETS.md): lr x lr_gamma at each epoch in lr_milestones; crop + flip.
+    # bearpaw's recipes: lr x lr_gamma at each epoch in lr_milestones; crop + flip.
     scheduler = (torch.optim.lr_scheduler.MultiStepLR(opt, train["lr_milestones"],
                                                       gamma=train.get("lr_gamma", 0.1))
                  if train.get("lr_milestones") else None)
@@ -149,7 +150,7 @@ def fit(net, X_train, y_train, X_test, y_test, *, train: dict, seed: int, device
 
 def evaluate_pretrained(net, X_train, y_train, X_test, y_test, *, device: str = "cpu",
                         track_members=None, track_nonmembers=None):
-    """The history of a model trained elsewhere (a bearpaw checkpoint, SPEC.md 4.1): the row ``fit``
+    """The history of a model trained elsewhere (a bearpaw checkpoint, §III-C): the row ``fit``
     writes before its first epoch (train/test loss and accuracy, tracked gradient norms); no
     training."""
     no_training = {"optimizer": "sgd", "lr": 1.0, "batch_size": 1, "epochs": 0}
