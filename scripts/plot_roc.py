@@ -42,5 +42,4 @@ if __name__ == "__main__":
     setup(snakemake)
     main(snakemake.input.scores, snakemake.input.baselines, snakemake.input.provenance,
          snakemake.output.png, dataset=snakemake.wildcards.dataset,
-         knowledge_fractions=snakemake.config["standalone"]["knowledge_fractions"],
          **snakemake.params)

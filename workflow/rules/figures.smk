@@ -82,6 +82,7 @@ rule roc_plots:
         "logs/figures/roc_{dataset}_{rep}.log",
     params:
         attacks=STANDALONE_ATTACKS,
+        knowledge_fractions=STANDALONE["knowledge_fractions"],
     script:
         "../../scripts/plot_roc.py"
 
