@@ -6,9 +6,8 @@ import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from deepleak import datasets as dl_datasets  # noqa: E402
-from deepleak import images as dl_images  # noqa: E402
 from deepleak import paper  # noqa: E402
+from deepleak import registry  # noqa: E402 - the datasets: names, kinds, raw files (no torch)
 
 
 STANDALONE = config["standalone"]
@@ -39,30 +38,36 @@ def data_of(dataset):
     return dataset_cfg(dataset).get("data") or dataset
 
 
-def is_image(dataset):
-    return dl_images.is_image(data_of(dataset))
-
-
 def uses_gpu(dataset):
     """gpu=1 for jobs that run torch on a GPU: device cuda, or device auto for the image models (the
     rule then uses a GPU if one is visible; `--resources gpu=N` caps how many such jobs run at once)."""
-    return int(config["device"] == "cuda" or (config["device"] == "auto" and is_image(dataset)))
+    image = registry.DATASETS[data_of(dataset)].kind == "image"
+    return int(config["device"] == "cuda" or (config["device"] == "auto" and image))
 
 
 def _check_dataset_entries():
-    """What the schema cannot say: every entry's data is known, image data is real, and the stand-alone
-    scenario names existing entries."""
-    known = sorted(set(dl_datasets.SOURCES) | set(dl_images.SOURCES))
-    for name in config["datasets"]:
-        if data_of(name) not in known:
-            raise ValueError(f"config: datasets.{name} reads data {data_of(name)!r}, which is not one of "
-                             f"{known}; name the entry after one of them or give `data:`")
-        if not is_image(name) and data_of(name) != name:
-            raise ValueError(f"config: datasets.{name} has data: {data_of(name)}; only the image data sets "
-                             f"can be shared by several entries, name a tabular entry after its data")
-        if is_image(name) and dataset_cfg(name)["source"] != "real":
-            raise ValueError(f"config: datasets.{name}.source is {dataset_cfg(name)['source']!r}; the image "
-                             f"data sets have no stand-in, use source: real (deepleak/images.py)")
+    """What the schema cannot say: every entry reads a data set of the registry, a stand-in exists
+    where one is asked for, and the stand-alone scenario names existing entries."""
+    known = sorted(registry.DATASETS)
+    for name, cfg in config["datasets"].items():
+        data = data_of(name)
+        if data not in registry.DATASETS:
+            where = f"datasets.{name}.data is {data!r}" if cfg.get("data") else (
+                f"datasets.{name} is not named after a data set and gives no `data:`")
+            raise ValueError(f"config: {where}; the registry (scripts/deepleak/registry.py) knows "
+                             f"{known}. Name the entry after one of them, give `data:`, or add a "
+                             f"registry entry for a new data set")
+        if cfg["source"] == "synthetic":
+            with_standin = sorted(n for n, d in registry.DATASETS.items() if d.standin)
+            if registry.DATASETS[data].standin is None:
+                raise ValueError(f"config: datasets.{name}.source is 'synthetic', but {data} has no "
+                                 f"offline stand-in (those with one: {with_standin}); use source: real")
+            if data != name:
+                raise ValueError(f"config: datasets.{name}.source is 'synthetic' with data: {data}; a "
+                                 f"stand-in is generated once per data set, so name the entry {data}")
+            if "standin" not in cfg:
+                raise ValueError(f"config: datasets.{name}.source is 'synthetic' but datasets.{name}"
+                                 f".standin is missing; give at least standin.n_records")
     missing = [d for d in STANDALONE_DATASETS if d not in config["datasets"]]
     if missing:
         raise ValueError(f"config: standalone.datasets names {missing}, which have no entry under datasets "
@@ -72,16 +77,15 @@ def _check_dataset_entries():
 _check_dataset_entries()
 
 
-def raw_archive(dataset):
-    """Where the archive of a dataset lives: the real one, or its generated stand-in. An image dataset
-    has several raw files (deepleak/images.py) under data/raw/<data>/."""
-    if is_image(dataset):
-        return [f"data/raw/{data_of(dataset)}/{f}" for f in dl_images.raw_files(data_of(dataset))]
-    cfg = dataset_cfg(dataset)
-    archive = dl_datasets.SOURCES[dataset].archive
-    if cfg["source"] == "synthetic":
-        return f"data/raw/{dataset}/synthetic/{archive}"
-    return f"data/raw/{dataset}/{archive}"
+def raw_dir(dataset):
+    """The folder of a dataset's raw files: data/raw/<data>/, or data/raw/<data>/synthetic/ for its
+    generated stand-in (same files, same format)."""
+    synthetic = dataset_cfg(dataset)["source"] == "synthetic"
+    return f"data/raw/{data_of(dataset)}" + ("/synthetic" if synthetic else "")
+
+
+def raw_files(dataset):
+    return registry.raw_files(data_of(dataset), raw_dir(dataset))
 
 
 def source_label(dataset):
