@@ -12,4 +12,4 @@ if __name__ == "__main__":
     from _common import setup
 
     setup(snakemake)
-    main(snakemake.output.summary, snakemake.wildcards.dataset, **snakemake.params)
+    main(snakemake.output.summary, **snakemake.params)

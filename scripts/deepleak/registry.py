@@ -76,7 +76,7 @@ class Dataset:
     urls: tuple[str, ...] = ()   # tried in order when no local copy exists
     local_copy: str | None = None  # a folder where a system package installs the files
     how_to_get: str = ""         # what a user does when no copy can be had
-    standin: str | None = None   # "module:function" generating (X, y) for a stand-in, or None
+    standin: str | None = None   # "module:function" -> (X, y, summary) of a stand-in, or None
 
     @property
     def archive(self) -> str:

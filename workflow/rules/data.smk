@@ -39,6 +39,7 @@ for _dataset in sorted(d for d in config["datasets"] if dataset_cfg(d)["source"]
             f"benchmarks/{_dataset}/generate_standin.tsv"
         threads: 2
         params:
+            dataset=_dataset,
             raw_dir=raw_dir(_dataset),
             standin=dataset_cfg(_dataset)["standin"],
             seed=artifact_seed(_dataset, "standin"),
