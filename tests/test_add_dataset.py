@@ -35,7 +35,8 @@ def toy_config():
         "source": "synthetic",
         "standin": {"n_records": 600,
                     "params": {"n_items": 40, "archetypes": 10, "n_clusters": 10}},
-        "model": {"arch": "fc", "hidden": [16, 16, 8, 8], "activation": "tanh"},  # 4 gradient layers
+        # Five linear layers: the stand-alone attacks read the last four layers' gradients.
+        "model": {"arch": "fc", "hidden": [16, 16, 8, 8], "activation": "tanh"},
         "train": {**purchase["train"], "epochs": 3},
         "standalone": {"sizes": SIZES},
     }}
