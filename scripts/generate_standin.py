@@ -1,16 +1,15 @@
-"""Generate an offline stand-in archive in the real on-disk format (rule generate_standin)."""
-from deepleak import datasets, artifacts
+"""Generate an offline stand-in in the dataset's real on-disk format (rule generate_standin)."""
+from deepleak import artifacts, registry
 
 
-def main(dest, summary_out, dataset, standin, seed):
-    summary = datasets.generate_standin(dataset, dest, n_records=standin["n_records"], seed=seed,
-                                        **standin.get("params", {}))
-    artifacts.save_json(summary_out, {"dataset": dataset, "seed": seed, **summary})
+def main(summary_out, dataset, raw_dir, standin, seed):
+    summary = registry.generate_standin(dataset, raw_dir, n_records=standin["n_records"],
+                                        seed=seed, **standin["params"])
+    artifacts.save_json(summary_out, summary)
 
 
 if __name__ == "__main__":
     from _common import setup
 
     setup(snakemake)
-    main(snakemake.output.archive, snakemake.output.summary, snakemake.wildcards.dataset,
-         snakemake.params.standin, snakemake.params.seed)
+    main(snakemake.output.summary, **snakemake.params)

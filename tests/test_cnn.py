@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from deepleak import attack, cnn, features, gradients, models, paper, splits, training
+from deepleak import attack, cnn, features, files, gradients, models, paper, splits, training
 
 torch.set_num_threads(1)
 
@@ -130,7 +130,7 @@ def test_a_bearpaw_checkpoint_loads_back_with_every_key(key, tmp_path):
         state = torch.load(f, weights_only=True)["state_dict"]
     assert all(k.startswith("module.") for k in state)  # bearpaw's DataParallel layout
     loaded, _ = small_model(key, seed=2)
-    digest = cnn._sha256(tmp_path / "ckpt.pth.tar")
+    digest = files.sha256(tmp_path / "ckpt.pth.tar")
     info = cnn.load_bearpaw_checkpoint(loaded, tmp_path / "ckpt.pth.tar", digest)
     assert info == {"epoch": 164, "best_acc": 43.87}
     for k, v in saved.state_dict().items():
@@ -147,7 +147,7 @@ def test_a_pre_0_4_checkpoint_without_batch_norm_counters_loads(tmp_path):
     torch.save({"state_dict": state}, tmp_path / "old.pth.tar")
     loaded, _ = small_model("resnet_basic", seed=2)
     cnn.load_bearpaw_checkpoint(
-        loaded, tmp_path / "old.pth.tar", cnn._sha256(tmp_path / "old.pth.tar")
+        loaded, tmp_path / "old.pth.tar", files.sha256(tmp_path / "old.pth.tar")
     )
     assert torch.equal(saved.conv1.weight, loaded.conv1.weight)
 
@@ -158,7 +158,7 @@ def test_a_checkpoint_of_another_architecture_names_missing_and_unexpected_keys(
     target, _ = small_model("resnet_bottleneck")
     with pytest.raises(cnn.CheckpointError) as err:
         cnn.load_bearpaw_checkpoint(
-            target, tmp_path / "basic.pth.tar", cnn._sha256(tmp_path / "basic.pth.tar")
+            target, tmp_path / "basic.pth.tar", files.sha256(tmp_path / "basic.pth.tar")
         )
     msg = str(err.value)
     assert "missing keys" in msg and "layer1.0.conv3.weight" in msg  # bottleneck has a third conv
@@ -174,7 +174,7 @@ def test_checkpoint_sha256_and_format_are_checked(tmp_path):
         cnn.load_bearpaw_checkpoint(net, tmp_path / "c.pth.tar", None)
     torch.save(net.state_dict(), tmp_path / "plain.pt")
     with pytest.raises(cnn.CheckpointError, match="bearpaw's format"):
-        cnn.load_bearpaw_checkpoint(net, tmp_path / "plain.pt", cnn._sha256(tmp_path / "plain.pt"))
+        cnn.load_bearpaw_checkpoint(net, tmp_path / "plain.pt", files.sha256(tmp_path / "plain.pt"))
 
 
 def test_paper_sized_models_match_bearpaws_parameter_counts():
@@ -401,7 +401,7 @@ def test_a_pretrained_target_is_loaded_not_trained(tmp_path):
     cnn.save_bearpaw_checkpoint(published, tmp_path / "model_best.pth.tar")
     spec["checkpoint"] = {
         "path": str(tmp_path / "model_best.pth.tar"),
-        "sha256": cnn._sha256(tmp_path / "model_best.pth.tar"),
+        "sha256": files.sha256(tmp_path / "model_best.pth.tar"),
     }
     args = dict(
         model_cfg=spec,

@@ -1,5 +1,6 @@
-"""Tests of the dataset layer (deepleak.datasets): readers on fixtures in the real on-disk formats,
-the offline stand-ins, checksums, and fetching without a network."""
+"""Tests of the tabular datasets (deepleak.datasets, through deepleak.registry): readers on
+fixtures in the real on-disk formats, the offline stand-ins, checksums, and fetching without a
+network."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,6 +12,7 @@ import tarfile
 import numpy as np
 import pytest
 from deepleak import datasets as D
+from deepleak import files, registry
 from threadpoolctl import threadpool_limits
 
 # The discard port on the loopback: the connection is refused at once, with or without a network.
@@ -50,25 +52,33 @@ def _random(n, d, n_classes, seed=0):
 
 
 def _source_for(path, urls=UNREACHABLE):
-    """An ArchiveSource publishing every digest of ``path``, as if it were the real archive."""
-    d = D.file_digests(path)
-    return D.ArchiveSource(archive=path.name, urls=urls, size=d["size"], blob_sha1=d["blob_sha1"],
-                           sha256=d["sha256"], md5=d["md5"])
+    """The Location entry publishing every digest of ``path``, as if it were the real archive."""
+    return dataclasses.replace(registry.DATASETS["location"], urls=urls,
+                               digests={path.name: files.digests(path)})
+
+
+def _standin(name, folder, **kw):
+    """Generate a stand-in in ``folder``; return its archive's path and the summary."""
+    summary = registry.generate_standin(name, folder, **kw)
+    return folder / registry.DATASETS[name].archive, summary
 
 
 # ------------------------------------------------------------------------------ sources and digests
 
-def test_sources_match_datasets_md():
-    p, t, loc = D.SOURCES["purchase100"], D.SOURCES["texas100"], D.SOURCES["location"]
+def test_registry_publishes_the_archives_digests():
+    p, t, loc = (registry.DATASETS[n] for n in ("purchase100", "texas100", "location"))
     assert p.urls[0] == "https://github.com/privacytrustlab/datasets/raw/master/dataset_purchase.tgz"
     assert p.urls[1] == "https://www.comp.nus.edu.sg/~reza/files/dataset_purchase.tgz"
-    assert (p.size, p.blob_sha1) == (22_045_876, "3efa7476ad5ed7ac3e558d28585a186b38fc5f19")
+    assert p.digests == {"dataset_purchase.tgz": {
+        "size": 22_045_876, "blob_sha1": "3efa7476ad5ed7ac3e558d28585a186b38fc5f19"}}
     assert t.urls[0].endswith("privacytrustlab/datasets/raw/master/dataset_texas.tgz")
-    assert (t.size, t.blob_sha1) == (None, "966f7ff40b24cf5912ff84759aab9adb8c25f30e")
-    assert loc.size == 287_293 and loc.md5 == "66851c781a61f51b35ead292b5f303e3"
-    assert loc.sha256 == "927203f85a868f8ee17a0ded1dc61699efe602167beabe34fbf45b4b1de94b33"
-    assert loc.blob_sha1 == "0cfc2caa0c8c8569cd68a5d4ab369a98c1f98447"
-    assert dataclasses.is_dataclass(p) and sum(D.TEXAS_CLASS_SIZES) == 67_330
+    assert t.digests == {
+        "dataset_texas.tgz": {"blob_sha1": "966f7ff40b24cf5912ff84759aab9adb8c25f30e"}}
+    assert loc.digests["dataset_location.tgz"] == {
+        "size": 287_293, "md5": "66851c781a61f51b35ead292b5f303e3",
+        "sha256": "927203f85a868f8ee17a0ded1dc61699efe602167beabe34fbf45b4b1de94b33",
+        "blob_sha1": "0cfc2caa0c8c8569cd68a5d4ab369a98c1f98447"}
+    assert sum(D.TEXAS_CLASS_SIZES) == 67_330
 
 
 def test_blob_sha1_matches_git_hash_object(tmp_path):
@@ -76,9 +86,9 @@ def test_blob_sha1_matches_git_hash_object(tmp_path):
     f.write_bytes(b"DeepLeak\x00\xff" * 1000)
     expected = subprocess.run(["git", "hash-object", str(f)], capture_output=True, text=True,
                               check=True).stdout.strip()
-    assert D.git_blob_sha1(f) == expected
-    assert D.file_digests(f)["blob_sha1"] == expected
-    assert D.file_digests(f)["size"] == 10_000
+    assert files.digests(f, ("blob_sha1",)) == {"blob_sha1": expected}
+    assert files.digests(f)["blob_sha1"] == expected
+    assert files.digests(f)["size"] == 10_000
 
 
 # ------------------------------------------------------------------------------ readers on fixtures
@@ -177,21 +187,21 @@ def test_write_archive_round_trip(tmp_path):
 def test_purchase_standin_round_trip_and_determinism(tmp_path):
     # One BLAS/OpenMP thread: k-means' many small products crawl when threads outnumber free cores.
     with threadpool_limits(limits=1):
-        s = D.generate_standin("purchase100", tmp_path / "a.tgz", n_records=1200, seed=7)
-        D.generate_standin("purchase100", tmp_path / "b.tgz", n_records=1200, seed=7)
-        D.generate_standin("purchase100", tmp_path / "c.tgz", n_records=500, seed=8)
-    with tarfile.open(tmp_path / "a.tgz") as tar:
+        a, s = _standin("purchase100", tmp_path / "a", n_records=1200, seed=7)
+        b, _ = _standin("purchase100", tmp_path / "b", n_records=1200, seed=7)
+        c, _ = _standin("purchase100", tmp_path / "c", n_records=500, seed=8)
+    with tarfile.open(a) as tar:
         assert tar.getnames() == ["dataset_purchase"]
-    Xa, ya = D.load_archive("purchase100", tmp_path / "a.tgz")
-    Xb, yb = D.load_archive("purchase100", tmp_path / "b.tgz")
-    Xc, yc = D.load_archive("purchase100", tmp_path / "c.tgz")
+    Xa, ya = D.load_archive("purchase100", a)
+    Xb, yb = D.load_archive("purchase100", b)
+    Xc, yc = D.load_archive("purchase100", c)
     # exactly n_records rows, although all-zero rows were dropped
     assert Xa.shape == (1200, 600) and ya.shape == (1200,)
     assert ya.min() >= 0 and ya.max() <= 99 and len(np.unique(ya)) > 90
     assert Xa.any(axis=1).all()
     assert abs(Xa.mean() - 0.3) < 0.02 and abs(s["density"] - Xa.mean()) < 1e-12
     assert Xa.tobytes() == Xb.tobytes() and ya.tobytes() == yb.tobytes()
-    assert (tmp_path / "a.tgz").read_bytes() == (tmp_path / "b.tgz").read_bytes()
+    assert a.read_bytes() == b.read_bytes()
     assert not np.array_equal(Xa[:500], Xc)
     assert s["n_records"] == 1200 and s["source"] == "synthetic" and s["params"]["archetypes"] > 0
     assert s["class_count_min"] == np.bincount(ya, minlength=100).min()
@@ -200,14 +210,14 @@ def test_purchase_standin_round_trip_and_determinism(tmp_path):
 
 
 def test_texas_standin_round_trip_and_determinism(tmp_path):
-    s = D.generate_standin("texas100", tmp_path / "a.tgz", n_records=2000, seed=7)
-    D.generate_standin("texas100", tmp_path / "b.tgz", n_records=2000, seed=7)
-    D.generate_standin("texas100", tmp_path / "c.tgz", n_records=2000, seed=8, rho=0.2)
-    with tarfile.open(tmp_path / "a.tgz") as tar:
+    a, s = _standin("texas100", tmp_path / "a", n_records=2000, seed=7)
+    b, _ = _standin("texas100", tmp_path / "b", n_records=2000, seed=7)
+    c, _ = _standin("texas100", tmp_path / "c", n_records=2000, seed=8, rho=0.2)
+    with tarfile.open(a) as tar:
         assert {"texas/100/feats", "texas/100/labels"} <= set(tar.getnames())
-    Xa, ya = D.load_archive("texas100", tmp_path / "a.tgz")
-    Xb, yb = D.load_archive("texas100", tmp_path / "b.tgz")
-    Xc, _ = D.load_archive("texas100", tmp_path / "c.tgz")
+    Xa, ya = D.load_archive("texas100", a)
+    Xb, yb = D.load_archive("texas100", b)
+    Xc, _ = D.load_archive("texas100", c)
     assert Xa.shape == (2000, 6169) and ya.min() >= 0 and ya.max() <= 99
     # ~ p * 40 prototype features + <= Poisson(15) background features per record
     per_row = Xa.sum(1).mean()
@@ -223,7 +233,7 @@ def test_texas_standin_round_trip_and_determinism(tmp_path):
 
 def test_texas_blank_records_collide_across_labels(tmp_path):
     """Blank records share a few popular features, so equal rows carry different labels (what caps
-    the training accuracy); with blank=0 every row is distinct, as in DATASETS.md's generator."""
+    the training accuracy); with blank=0 every row is distinct, as in the plain prototype model."""
     def conflicted_fraction(path):
         X, y = D.load_archive("texas100", path)
         _, inverse = np.unique(X, axis=0, return_inverse=True)
@@ -231,26 +241,29 @@ def test_texas_blank_records_collide_across_labels(tmp_path):
         n_labels = np.bincount(pairs[:, 0])
         return np.mean(n_labels[inverse.ravel()] > 1)
 
-    D.generate_standin("texas100", tmp_path / "b.tgz", n_records=1000, seed=3, blank=0.2)
-    D.generate_standin("texas100", tmp_path / "n.tgz", n_records=1000, seed=3, blank=0.0)
-    assert conflicted_fraction(tmp_path / "b.tgz") > 0.1
-    assert conflicted_fraction(tmp_path / "n.tgz") == 0.0
+    blank, _ = _standin("texas100", tmp_path / "b", n_records=1000, seed=3, blank=0.2)
+    none, _ = _standin("texas100", tmp_path / "n", n_records=1000, seed=3, blank=0.0)
+    assert conflicted_fraction(blank) > 0.1
+    assert conflicted_fraction(none) == 0.0
 
 
 def test_standin_rejects_unknown_parameter(tmp_path):
     with pytest.raises(ValueError, match="unknown purchase100 stand-in parameter"):
-        D.generate_standin("purchase100", tmp_path / "x.tgz", n_records=10, seed=0, rhoo=1)
-    with pytest.raises(ValueError, match="unknown dataset"):
-        D.generate_standin("cifar100", tmp_path / "x.tgz", n_records=10, seed=0)
-    assert not (tmp_path / "x.tgz").exists()
+        registry.generate_standin("purchase100", tmp_path, n_records=10, seed=0, rhoo=1)
+    with pytest.raises(ValueError, match="cifar100' has no offline stand-in"):
+        registry.generate_standin("cifar100", tmp_path, n_records=10, seed=0)
+    with pytest.raises(ValueError, match="unknown dataset 'purchase'"):
+        registry.generate_standin("purchase", tmp_path, n_records=10, seed=0)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_prepare_provenance(tmp_path):
-    D.generate_standin("texas100", tmp_path / "t.tgz", n_records=300, seed=1)
-    X, y, prov = D.prepare("texas100", tmp_path / "t.tgz")
+    path, _ = _standin("texas100", tmp_path, n_records=300, seed=1)
+    arrays, prov = registry.prepare("texas100", tmp_path)
+    X, y = arrays["X"], arrays["y"]
     assert prov["n_records"] == 300 == len(X) == len(y) and prov["n_features"] == 6169
     assert prov["matches_published"] is False  # a stand-in is never the real archive
-    assert prov["digests"]["sha256"] == D.file_digests(tmp_path / "t.tgz")["sha256"]
+    assert prov["digests"]["sha256"] == files.sha256(path)
 
 
 # --------------------------------------------------------------------------- verification, fetching
@@ -261,32 +274,32 @@ def location_archive(tmp_path, monkeypatch):
     X, y = _random(50, 446, 30, seed=9)
     (tmp_path / "src").mkdir()
     path = _tgz(tmp_path / "src" / "dataset_location.tgz", {"bangkok": _csv(X, y, quoted=True)})
-    monkeypatch.setitem(D.SOURCES, "location", _source_for(path))
+    monkeypatch.setitem(registry.DATASETS, "location", _source_for(path))
     return path
 
 
 def test_verify_accepts_the_published_digests(location_archive):
-    d = D.verify_archive(location_archive, D.SOURCES["location"])
-    assert d == D.file_digests(location_archive)
+    d = D.verify_archive(location_archive, registry.DATASETS["location"])
+    assert d == files.digests(location_archive)
 
 
 def test_verify_rejects_one_changed_byte(location_archive):
-    src = D.SOURCES["location"]
+    src = registry.DATASETS["location"]
     data = bytearray(location_archive.read_bytes())
     data[len(data) // 2] ^= 0x01
     location_archive.write_bytes(bytes(data))
     with pytest.raises(D.ChecksumError) as err:
         D.verify_archive(location_archive, src)
     msg = str(err.value)
-    actual = D.file_digests(location_archive)
+    actual = files.digests(location_archive)
     assert str(location_archive) in msg
     for key in ("blob_sha1", "sha256", "md5"):
-        assert f"{key}: expected {getattr(src, key)}, got {actual[key]}" in msg
+        assert f"{key}: expected {src.digests[src.archive][key]}, got {actual[key]}" in msg
     assert "size:" not in msg and "Delete the file and download it again" in msg
 
 
 def test_verify_rejects_truncated_file(location_archive):
-    src = D.SOURCES["location"]
+    src = registry.DATASETS["location"]
     data = location_archive.read_bytes()
     location_archive.write_bytes(data[:-100])
     expected = f"size: expected {len(data)}, got {len(data) - 100}"
@@ -297,41 +310,44 @@ def test_verify_rejects_truncated_file(location_archive):
 
 def test_fetch_from_local_path(location_archive, tmp_path):
     dest = tmp_path / "data" / "raw" / "location" / "dataset_location.tgz"
-    out = D.fetch_archive("location", dest, local_path=location_archive)
+    out = registry.fetch("location", dest.parent, local_path=location_archive)
     assert out["source"] == "local" and out["path"] == str(dest)
     assert dest.read_bytes() == location_archive.read_bytes()
-    assert out["digests"]["sha256"] == D.SOURCES["location"].sha256
+    assert out["digests"]["sha256"] == files.sha256(location_archive)
     assert os.listdir(dest.parent) == ["dataset_location.tgz"]  # no temporary file left behind
     # An existing verified file is kept as it is.
-    assert D.fetch_archive("location", dest)["source"] == "existing"
+    assert registry.fetch("location", dest.parent)["source"] == "existing"
 
 
 def test_fetch_from_tampered_local_path_fails(location_archive, tmp_path):
     location_archive.write_bytes(location_archive.read_bytes() + b"x")
     dest = tmp_path / "out" / "dataset_location.tgz"
     with pytest.raises(D.ChecksumError, match="check that it points at the original archive"):
-        D.fetch_archive("location", dest, local_path=location_archive)
+        registry.fetch("location", dest.parent, local_path=location_archive)
     assert not dest.exists()
 
 
 def test_fetch_without_network_raises_and_leaves_nothing(location_archive, tmp_path):
     dest = tmp_path / "raw" / "dataset_location.tgz"
     with pytest.raises(D.DatasetNotFound) as err:
-        D.fetch_archive("location", dest, timeout=5)
+        registry.fetch("location", dest.parent)
     msg = str(err.value)
-    assert str(dest) in msg and "synthetic" in msg and UNREACHABLE[0] in msg
+    assert str(dest) in msg and UNREACHABLE[0] in msg
+    # Location has no stand-in, so only the datasets with one offer `source: synthetic`.
+    assert "synthetic" not in msg
+    assert "source: synthetic" in registry.DATASETS["purchase100"].how_to_get
     assert "datasets.location.path" in msg
     assert not dest.exists() and os.listdir(dest.parent) == []
     with pytest.raises(D.DatasetNotFound, match="disabled"):
-        D.fetch_archive("location", dest, download=False)
+        registry.fetch("location", dest.parent, download=False)
 
 
 def test_fetch_tries_the_next_url_and_renames_atomically(location_archive, tmp_path, monkeypatch):
-    src = D.SOURCES["location"]
-    monkeypatch.setitem(D.SOURCES, "location",
+    src = registry.DATASETS["location"]
+    monkeypatch.setitem(registry.DATASETS, "location",
                         dataclasses.replace(src, urls=UNREACHABLE + (location_archive.as_uri(),)))
     dest = tmp_path / "dl" / "dataset_location.tgz"
-    out = D.fetch_archive("location", dest, timeout=5)
+    out = registry.fetch("location", dest.parent)
     assert out["source"] == "download" and out["url"] == location_archive.as_uri()
     assert dest.read_bytes() == location_archive.read_bytes()
     assert os.listdir(dest.parent) == ["dataset_location.tgz"]
@@ -339,9 +355,9 @@ def test_fetch_tries_the_next_url_and_renames_atomically(location_archive, tmp_p
 
 def test_fetch_rejects_a_download_with_wrong_digest(location_archive, tmp_path, monkeypatch):
     other = _tgz(tmp_path / "other.tgz", {"bangkok": b'"1",' + b"0," * 445 + b"1\n"})
-    monkeypatch.setitem(D.SOURCES, "location",
-                        dataclasses.replace(D.SOURCES["location"], urls=(other.as_uri(),)))
+    monkeypatch.setitem(registry.DATASETS, "location",
+                        dataclasses.replace(registry.DATASETS["location"], urls=(other.as_uri(),)))
     dest = tmp_path / "dl" / "dataset_location.tgz"
     with pytest.raises(D.DatasetNotFound, match="ChecksumError"):
-        D.fetch_archive("location", dest)
+        registry.fetch("location", dest.parent)
     assert not dest.exists() and os.listdir(dest.parent) == []

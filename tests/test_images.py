@@ -1,8 +1,7 @@
-"""The image datasets (deepleak.images): the Fashion-MNIST IDX loader and its sources on fixtures
-written
-here, CIFAR-100 through torchvision (with a stand-in for the torchvision class, since no synthetic
-file
-can pass torchvision's md5 check, DATASETS.md), subsets and the official train / test split."""
+"""The image formats (deepleak.images, through deepleak.registry): the Fashion-MNIST IDX loader
+and its sources on fixtures written here, CIFAR-100 through torchvision (with a stand-in for the
+torchvision class, since no synthetic file can pass torchvision's md5 check), subsets and the
+official train / test split."""
 
 from __future__ import annotations
 
@@ -11,13 +10,15 @@ import gzip
 import hashlib
 import pickle
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
-from deepleak import images
-from deepleak.datasets import ChecksumError, DatasetFormatError, DatasetNotFound
+from deepleak import images, registry
+from deepleak.registry import ChecksumError, DatasetFormatError, DatasetNotFound
 
 N_TRAIN, N_TEST = 30, 20
+CIFAR = registry.DATASETS["cifar100"]
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -43,19 +44,19 @@ def fashion_fixture(rng):
 def small_fashion(monkeypatch, tmp_path):
     """Fixture files; the library expects their sizes and digests, and finds no Debian copy."""
     payloads, arrays = fashion_fixture(np.random.default_rng(0))
-    monkeypatch.setitem(
-        images.SOURCES,
-        "fashion_mnist",
-        dataclasses.replace(images.SOURCES["fashion_mnist"], n_train=N_TRAIN, n_test=N_TEST),
-    )
-    monkeypatch.setattr(
-        images,
-        "FASHION_MNIST_SHA256",
-        {k: hashlib.sha256(v).hexdigest() for k, v in payloads.items()},
-    )
     debian = tmp_path / "debian"
     debian.mkdir()
-    monkeypatch.setattr(images, "FASHION_MNIST_DEBIAN_DIR", debian)
+    entry = registry.DATASETS["fashion_mnist"]
+    monkeypatch.setitem(
+        registry.DATASETS,
+        "fashion_mnist",
+        dataclasses.replace(
+            entry,
+            layout=dataclasses.replace(entry.layout, n_train=N_TRAIN, n_test=N_TEST),
+            digests={k: {"sha256": hashlib.sha256(v).hexdigest()} for k, v in payloads.items()},
+            local_copy=str(debian),
+        ),
+    )
 
     def no_network(name, folder):
         raise OSError("network unreachable (test)")
@@ -96,7 +97,7 @@ def test_read_idx_rejects_truncated_and_foreign_files(tmp_path):
 def test_load_fashion_mnist_on_fixture(small_fashion, tmp_path):
     payloads, arrays, _ = small_fashion
     write_files(tmp_path / "raw", payloads, gz=False)
-    X, y, official_train = images.load_fashion_mnist(tmp_path / "raw")
+    X, y, official_train = images.load_idx(registry.DATASETS["fashion_mnist"], tmp_path / "raw")
     assert X.shape == (N_TRAIN + N_TEST, 1, 28, 28) and X.dtype == np.uint8
     np.testing.assert_array_equal(X[:N_TRAIN, 0], arrays["train-images-idx3-ubyte"])
     np.testing.assert_array_equal(X[N_TRAIN:, 0], arrays["t10k-images-idx3-ubyte"])
@@ -109,7 +110,7 @@ def test_load_fashion_mnist_checks_counts_and_labels(small_fashion, tmp_path):
     bad = dict(payloads, **{"t10k-labels-idx1-ubyte": idx_bytes(np.full(N_TEST, 12, np.uint8))})
     write_files(tmp_path / "raw", bad, gz=False)
     with pytest.raises(DatasetFormatError, match="labels reach 12"):
-        images.load_fashion_mnist(tmp_path / "raw")
+        images.load_idx(registry.DATASETS["fashion_mnist"], tmp_path / "raw")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,13 +127,13 @@ def test_fetch_fashion_mnist_from_each_source(small_fashion, tmp_path, where):
         write_files(local, payloads, gz=False)
     else:
         write_files(debian, payloads, gz=True)  # Debian ships .gz files
-    record = images.fetch("fashion_mnist", raw, local_path=local)
+    record = registry.fetch("fashion_mnist", raw, local_path=local)
     for name, data in payloads.items():
         assert (raw / name).read_bytes() == data  # decompressed where the pipeline reads them
     expected = {
         "data_raw_gz": "data/raw (gzipped)",
         "config_path": "config path",
-        "debian": "Debian package dataset-fashion-mnist",
+        "debian": "system package copy",
     }[where]
     assert {r["from"] for r in record.values()} == {expected}
 
@@ -141,16 +142,16 @@ def test_config_path_comes_before_the_debian_copy(small_fashion, tmp_path):
     payloads, _, debian = small_fashion
     write_files(debian, payloads, gz=True)
     write_files(tmp_path / "mine", payloads, gz=True)
-    record = images.fetch("fashion_mnist", tmp_path / "raw", local_path=tmp_path / "mine")
+    record = registry.fetch("fashion_mnist", tmp_path / "raw", local_path=tmp_path / "mine")
     assert {r["from"] for r in record.values()} == {"config path"}
 
 
 def test_no_copy_anywhere_says_how_to_get_it(small_fashion, tmp_path):
     with pytest.raises(DatasetNotFound, match="apt-get install -y dataset-fashion-mnist") as err:
-        images.fetch("fashion_mnist", tmp_path / "raw")
+        registry.fetch("fashion_mnist", tmp_path / "raw")
     assert "network unreachable" in str(err.value)  # the failed download is named too
     with pytest.raises(DatasetNotFound, match="downloading is disabled"):
-        images.fetch("fashion_mnist", tmp_path / "raw", download=False)
+        registry.fetch("fashion_mnist", tmp_path / "raw", download=False)
 
 
 def test_a_tampered_copy_is_refused_and_not_left_behind(small_fashion, tmp_path):
@@ -161,41 +162,36 @@ def test_a_tampered_copy_is_refused_and_not_left_behind(small_fashion, tmp_path)
     tampered["train-images-idx3-ubyte"] = bytes(data)
     write_files(debian, tampered, gz=True)
     with pytest.raises(ChecksumError, match="sha256"):
-        images.fetch("fashion_mnist", tmp_path / "raw")
+        registry.fetch("fashion_mnist", tmp_path / "raw")
     assert not (tmp_path / "raw/train-images-idx3-ubyte").exists()
 
 
 def test_a_local_path_that_is_not_a_folder_is_named(small_fashion, tmp_path):
     with pytest.raises(DatasetNotFound, match="not a folder"):
-        images.fetch("fashion_mnist", tmp_path / "raw", local_path=tmp_path / "nope.gz")
+        registry.fetch("fashion_mnist", tmp_path / "raw", local_path=tmp_path / "nope.gz")
 
 
 def test_prepare_fashion_mnist_with_a_seeded_subset(small_fashion, tmp_path):
     payloads, arrays, _ = small_fashion
     write_files(tmp_path / "raw", payloads, gz=False)
-    a, prov = images.prepare(
-        "fashion_mnist", tmp_path / "raw", subset_sizes={"train": 7, "test": 5}, seed=3
-    )
-    b, _ = images.prepare(
-        "fashion_mnist", tmp_path / "raw", subset_sizes={"train": 7, "test": 5}, seed=3
-    )
+    sizes = {"train": 7, "test": 5}
+    a, prov = registry.prepare("fashion_mnist", tmp_path / "raw", subset=sizes, seed=3)
+    b, _ = registry.prepare("fashion_mnist", tmp_path / "raw", subset=sizes, seed=3)
     assert a["official_train"].sum() == 7 and (~a["official_train"]).sum() == 5
     np.testing.assert_array_equal(a["X"], b["X"])  # the seed fixes the subset
     assert prov["n_records"] == 12 and prov["subset"] == {"train": 7, "test": 5}
     with pytest.raises(ValueError, match="subset.test"):
-        images.prepare(
-            "fashion_mnist", tmp_path / "raw", subset_sizes={"train": 1, "test": N_TEST + 1}
-        )
+        registry.prepare("fashion_mnist", tmp_path / "raw", subset={"train": 1, "test": N_TEST + 1})
 
 
 @pytest.mark.skipif(
-    not images.FASHION_MNIST_DEBIAN_DIR.is_dir(),
+    not Path(registry.FASHION_MNIST_DEBIAN_DIR).is_dir(),
     reason="Debian's dataset-fashion-mnist is not installed",
 )
 def test_pinned_digests_match_the_debian_copy():
-    for name, digest in images.FASHION_MNIST_SHA256.items():
-        with gzip.open(images.FASHION_MNIST_DEBIAN_DIR / f"{name}.gz", "rb") as f:
-            assert hashlib.sha256(f.read()).hexdigest() == digest, name
+    for name, digest in registry.DATASETS["fashion_mnist"].digests.items():
+        with gzip.open(Path(registry.FASHION_MNIST_DEBIAN_DIR) / f"{name}.gz", "rb") as f:
+            assert hashlib.sha256(f.read()).hexdigest() == digest["sha256"], name
 
 
 # -------------------------------------------------------------------------------------------
@@ -214,7 +210,7 @@ class FakeCIFAR100:
 
 
 def test_load_cifar100_transposes_to_channels_first_and_flags_the_split():
-    X, y, official_train = images.load_cifar100("unused", dataset_class=FakeCIFAR100)
+    X, y, official_train = images.load_cifar100(CIFAR, "unused", dataset_class=FakeCIFAR100)
     assert X.shape == (60_000, 3, 32, 32) and X.dtype == np.uint8
     ref = FakeCIFAR100("unused", True, False).data
     np.testing.assert_array_equal(X[123], ref[123].transpose(2, 0, 1))
@@ -230,7 +226,7 @@ def test_load_cifar100_names_a_missing_or_corrupt_copy():
             )
 
     with pytest.raises(DatasetNotFound, match="cifar-100-python.tar.gz"):
-        images.load_cifar100("somewhere", dataset_class=Missing)
+        images.load_cifar100(CIFAR, "somewhere", dataset_class=Missing)
 
 
 def test_load_cifar100_checks_shapes():
@@ -238,7 +234,7 @@ def test_load_cifar100_checks_shapes():
         sizes = {True: 10, False: 10}
 
     with pytest.raises(DatasetFormatError, match="expected"):
-        images.load_cifar100("unused", dataset_class=Wrong)
+        images.load_cifar100(CIFAR, "unused", dataset_class=Wrong)
 
 
 def test_cifar100_md5s_are_torchvisions():
@@ -246,7 +242,8 @@ def test_cifar100_md5s_are_torchvisions():
 
     listed = dict(CIFAR100.train_list + CIFAR100.test_list)
     listed[CIFAR100.meta["filename"]] = CIFAR100.meta["md5"]
-    assert listed == images.CIFAR100_MD5
+    ours = {f.split("/")[-1]: d["md5"] for f, d in CIFAR.digests.items()}
+    assert listed == ours
 
 
 def synthetic_cifar_folder(folder):
@@ -261,17 +258,17 @@ def synthetic_cifar_folder(folder):
 
 
 def test_a_synthetic_cifar_copy_fails_torchvisions_md5_check(tmp_path):
-    # DATASETS.md: torchvision md5-checks the extracted files on every construction, so the real
+    # torchvision md5-checks the extracted files on every construction, so the real
     # loader refuses anything but the real files, and says what to do.
     synthetic_cifar_folder(tmp_path)
     with pytest.raises(DatasetNotFound, match="To fix this"):
-        images.load_cifar100(tmp_path)
+        images.load_cifar100(CIFAR, tmp_path)
     with pytest.raises(ChecksumError, match="md5"):
-        images.fetch("cifar100", tmp_path / "raw", local_path=tmp_path)
+        registry.fetch("cifar100", tmp_path / "raw", local_path=tmp_path)
 
 
 def test_fetch_cifar100_names_a_missing_local_path(tmp_path):
     with pytest.raises(DatasetNotFound, match="does not exist"):
-        images.fetch("cifar100", tmp_path / "raw", local_path=tmp_path / "nope")
+        registry.fetch("cifar100", tmp_path / "raw", local_path=tmp_path / "nope")
     with pytest.raises(DatasetNotFound, match="downloading is disabled"):
-        images.fetch("cifar100", tmp_path / "raw", download=False)
+        registry.fetch("cifar100", tmp_path / "raw", download=False)

@@ -1,35 +1,19 @@
 """Artifacts on disk: arrays, JSON records and model checkpoints, always written atomically.
 
-Every writer goes through a temporary file in the destination folder and ``os.replace``, so an
-interrupted job never leaves a half-written file that a rerun could take as done (DESIGN.md 5).
+Every writer goes through ``files.atomic_path``, so an interrupted job never leaves a half-written
+file that a rerun could take as done.
 """
 from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from deepleak.files import atomic_path  # noqa: F401 - also used by tables.py and plots.py
+
 META_KEY = "__meta__"
-
-
-@contextmanager
-def atomic_path(path: str | Path, suffix: str = ""):
-    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def save_npz(path: str | Path, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:

@@ -42,7 +42,6 @@ output feature map; its gradient is that of its last convolution, the one neares
 
 from __future__ import annotations
 
-import hashlib
 import math
 from functools import partial
 from pathlib import Path
@@ -50,6 +49,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from deepleak import files
 
 __all__ = [
     "ARCHS",
@@ -541,14 +542,6 @@ def random_crop_flip(x: torch.Tensor, generator: torch.Generator, padding: int =
 
 # ----------------------------------------------------------------------------------- bearpaw
 # checkpoints
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def save_bearpaw_checkpoint(net: nn.Module, path: str | Path, **extra) -> None:
     """Save ``net`` as bearpaw's training script did (DataParallel's ``module.`` key prefix)."""
     state = {f"module.{k}": v for k, v in net.state_dict().items()}
@@ -577,7 +570,7 @@ def load_bearpaw_checkpoint(net: nn.Module, path: str | Path, sha256: str | None
             f"model.checkpoint.sha256 is not set for {path}: give the sha256 of the file you "
             f"downloaded (`sha256sum {path}`); bearpaw publishes no checksums."
         )
-    actual = _sha256(path)
+    actual = files.sha256(path)
     if actual != sha256.lower():
         raise CheckpointError(
             f"checkpoint {path} has sha256 {actual}, but the config says {sha256}: it is another "

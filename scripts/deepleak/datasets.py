@@ -1,6 +1,8 @@
-"""The dataset layer: fetch, verify, read and (offline) generate the tabular datasets.
+"""Shokri et al.'s tabular archives (Purchase100, Texas100, Location; paper Section IV-A): fetch
+and verify them, read them in their original on-disk format, and write the offline stand-ins in
+exactly that format.
 
-Three real archives are supported, each read in its original on-disk format (DATASETS.md):
+The layouts (deepleak/registry.py says which dataset has which):
 
 - ``purchase100``: ``dataset_purchase.tgz`` holding ``dataset_purchase``, a headerless CSV whose
   column 0 is the label 1..100 followed by 600 columns of 0/1;
@@ -9,111 +11,37 @@ Three real archives are supported, each read in its original on-disk format (DAT
 - ``location``: ``dataset_location.tgz`` holding ``bangkok`` (a quoted label "1".."30", then 446
   columns of 0/1).
 
-Where the real archive cannot be had offline, ``generate_standin`` writes a synthetic
-Purchase100-like or Texas100-like archive in *exactly* the same layout (DATASETS.md "Offline
-stand-ins"), so one loader, and its tests, serve both. A stand-in is never used silently:
-``fetch_archive`` raises ``DatasetNotFound`` when no real copy can be had, and the caller decides
-(``source: synthetic`` in the config).
+Where the real archive cannot be had offline, a generator below draws a synthetic Purchase100-like
+or Texas100-like dataset and ``write`` stores it in the real layout, so one loader, and its tests,
+serve both. A stand-in is never used silently: ``fetch`` raises ``DatasetNotFound`` when no real
+copy can be had, and the config decides (``source: synthetic``).
 
 Labels are returned 0-based (the files store 1-based labels). Nothing here knows about Snakemake.
 """
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
-import os
 import shutil
 import tarfile
-import tempfile
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from deepleak import files, registry
+from deepleak.registry import ChecksumError, DatasetFormatError, DatasetNotFound
+
 __all__ = [
-    "ArchiveSource", "SOURCES", "FORMATS", "TEXAS_CLASS_SIZES",
-    "PURCHASE_DEFAULTS", "TEXAS_DEFAULTS",
-    "ChecksumError", "DatasetNotFound", "DatasetFormatError",
-    "git_blob_sha1", "file_digests", "verify_archive", "fetch_archive",
-    "load_archive", "write_archive", "generate_standin", "prepare",
+    "TEXAS_CLASS_SIZES", "PURCHASE_DEFAULTS", "TEXAS_DEFAULTS",
+    "verify_archive", "fetch", "prepare", "load_archive", "write_archive", "write",
+    "purchase_standin", "texas_standin",
 ]
 
-_CHUNK = 1 << 20  # bytes per read when hashing / copying
+_CHUNK = 1 << 20  # bytes per read when copying
 
-
-# --------------------------------------------------------------------------------------------------
-# Where the real archives live (DATASETS.md)
-# --------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ArchiveSource:
-    """One real archive: its file name, the URLs to try in order, and every published digest.
-
-    ``None`` means "not published" and is not checked. ``blob_sha1`` is the git object id of the
-    file in the lab's GitHub mirror, ``sha1(b"blob %d\\0" % size + data)``, which lets a downloader
-    verify the GitHub copy although no md5/sha256 is published for it (DATASETS.md, first
-    paragraph).
-    """
-
-    archive: str
-    urls: tuple[str, ...]
-    size: int | None = None
-    blob_sha1: str | None = None
-    sha256: str | None = None
-    md5: str | None = None
-
-
-# The privacytrustlab GitHub mirror first (its blob SHA-1s are known), then the lab's own page,
-# whose byte identity with the mirror is not established (DATASETS.md).
-SOURCES: dict[str, ArchiveSource] = {
-    "purchase100": ArchiveSource(
-        archive="dataset_purchase.tgz",
-        urls=("https://github.com/privacytrustlab/datasets/raw/master/dataset_purchase.tgz",
-              "https://www.comp.nus.edu.sg/~reza/files/dataset_purchase.tgz"),
-        size=22_045_876,
-        blob_sha1="3efa7476ad5ed7ac3e558d28585a186b38fc5f19",
-    ),
-    "texas100": ArchiveSource(
-        archive="dataset_texas.tgz",
-        urls=("https://github.com/privacytrustlab/datasets/raw/master/dataset_texas.tgz",
-              "https://www.comp.nus.edu.sg/~reza/files/dataset_texas.tgz"),
-        size=None,  # not published
-        blob_sha1="966f7ff40b24cf5912ff84759aab9adb8c25f30e",
-    ),
-    "location": ArchiveSource(
-        archive="dataset_location.tgz",
-        urls=("https://github.com/privacytrustlab/datasets/raw/master/dataset_location.tgz",
-              "https://www.comp.nus.edu.sg/~reza/files/dataset_location.tgz"),
-        size=287_293,
-        blob_sha1="0cfc2caa0c8c8569cd68a5d4ab369a98c1f98447",
-        sha256="927203f85a868f8ee17a0ded1dc61699efe602167beabe34fbf45b4b1de94b33",
-        md5="66851c781a61f51b35ead292b5f303e3",
-    ),
-}
-
-
-@dataclass(frozen=True)
-class _Format:
-    """On-disk layout of one dataset inside its archive."""
-
-    feats: str                # member with the features (and the label column if labels is None)
-    labels: str | None        # separate label member (Texas); None: label is column 0 of ``feats``
-    n_features: int           # 0/1 columns
-    n_classes: int            # labels in the file are 1..n_classes
-    quoted_labels: bool       # Location writes its label as "12"
-
-
-FORMATS: dict[str, _Format] = {
-    "purchase100": _Format("dataset_purchase", None, 600, 100, False),
-    # 6,169 columns in the file (the paper's text says 6,170; DATASETS.md, SPEC.md 3.1).
-    "texas100": _Format("texas/100/feats", "texas/100/labels", 6169, 100, False),
-    "location": _Format("bangkok", None, 446, 30, True),
-}
-
-# Real Texas100 class sizes, labels 1..100 in order (DATASETS.md; sum 67,330). The Texas stand-in
-# draws its labels from these proportions.
+# Real Texas100 class sizes, labels 1..100 in order (counted in the real archive; sum 67,330).
+# The Texas stand-in draws its labels from these proportions.
 TEXAS_CLASS_SIZES = (
     341, 329, 876, 340, 434, 381, 268, 263, 262, 318, 459, 618, 505, 236, 2488, 256, 525, 244,
     845, 546, 334, 1636, 443, 241, 988, 309, 310, 376, 428, 342, 2317, 348, 614, 469, 1508, 342,
@@ -126,64 +54,12 @@ assert len(TEXAS_CLASS_SIZES) == 100 and sum(TEXAS_CLASS_SIZES) == 67_330
 
 
 # --------------------------------------------------------------------------------------------------
-# Errors
+# Verification and fetching
 # --------------------------------------------------------------------------------------------------
 
-class ChecksumError(RuntimeError):
-    """An archive's size or digest differs from the published one (truncated, tampered or another
-    file)."""
-
-
-class DatasetNotFound(RuntimeError):
-    """No copy of a real dataset could be had (no local file, every download failed or was
-    disabled)."""
-
-
-class DatasetFormatError(ValueError):
-    """An archive does not hold what the dataset's on-disk format says it should."""
-
-
-def _known(name: str, table: dict) -> None:
-    if name not in table:
-        raise ValueError(f"unknown dataset {name!r}; known here: {sorted(table)}")
-
-
-# --------------------------------------------------------------------------------------------------
-# Digests and verification
-# --------------------------------------------------------------------------------------------------
-
-def git_blob_sha1(path: str | Path) -> str:
-    """The git object id of a file, as ``git hash-object`` prints it: sha1(b"blob <size>\\0" +
-    data).
-
-    Streamed in chunks, so a large archive is never held in memory.
-    """
-    path = Path(path)
-    h = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def file_digests(path: str | Path) -> dict:
-    """Size in bytes and the sha256, md5 and git blob SHA-1 of a file, computed in one streamed
-    pass."""
-    path = Path(path)
-    size = path.stat().st_size
-    sha256, md5, blob = hashlib.sha256(), hashlib.md5(), hashlib.sha1(b"blob %d\0" % size)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            sha256.update(chunk)
-            md5.update(chunk)
-            blob.update(chunk)
-    return {"size": size, "sha256": sha256.hexdigest(), "md5": md5.hexdigest(),
-            "blob_sha1": blob.hexdigest()}
-
-
-def verify_archive(path: str | Path, source: ArchiveSource) -> dict:
-    """Check every digest ``source`` publishes (size, blob SHA-1, sha256, md5) and return the
-    digests.
+def verify_archive(path: str | Path, entry: registry.Dataset) -> dict:
+    """Check every digest the registry publishes for ``entry``'s archive (size, git blob SHA-1,
+    sha256, md5) and return the file's digests.
 
     Raises ``DatasetNotFound`` if the file is missing and ``ChecksumError`` naming the file, each
     digest that differs (expected and actual) and what to do, if any differs.
@@ -191,102 +67,74 @@ def verify_archive(path: str | Path, source: ArchiveSource) -> dict:
     path = Path(path)
     if not path.is_file():
         raise DatasetNotFound(
-            f"{path} does not exist (expected the archive {source.archive}). Download it from "
-            f"{source.urls[0]}, or check the path given in the config.")
-    digests = file_digests(path)
-    bad = []
-    for key in ("size", "blob_sha1", "sha256", "md5"):
-        expected = getattr(source, key)
-        if expected is not None and digests[key] != expected:
-            bad.append(f"{key}: expected {expected}, got {digests[key]}")
+            f"{path} does not exist (expected the archive {entry.archive}). Download it from "
+            f"{entry.urls[0]}, or check the path given in the config.")
+    digests = files.digests(path)
+    published = entry.digests.get(entry.archive, {})
+    bad = [f"{key}: expected {published[key]}, got {digests[key]}"
+           for key in files.DIGESTS if key in published and digests[key] != published[key]]
     if bad:
         hint = ""
-        if source.size is not None and digests["size"] < source.size:
+        if digests["size"] < published.get("size", 0):
             hint = (" The file is shorter than the published archive: it is probably truncated "
                     "(an interrupted download).")
         raise ChecksumError(
-            f"{path} is not the published {source.archive}: " + "; ".join(bad) + "." + hint +
-            f" Delete the file and download it again from {source.urls[0]}, or, if you gave this "
+            f"{path} is not the published {entry.archive}: " + "; ".join(bad) + "." + hint +
+            f" Delete the file and download it again from {entry.urls[0]}, or, if you gave this "
             f"path in the config, check that it points at the original archive.")
     return digests
 
 
-# --------------------------------------------------------------------------------------------------
-# Fetching
-# --------------------------------------------------------------------------------------------------
+def fetch(entry: registry.Dataset, raw_dir: Path, *, local_path: str | Path | None = None,
+          download: bool = True, timeout: float = 60.0) -> dict:
+    """Put the verified real archive of ``entry`` in ``raw_dir`` and say where it came from.
 
-def _tmp_beside(dest: Path) -> Path:
-    """A fresh temporary file in ``dest``'s folder (same file system, so ``os.replace`` is
-    atomic)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    return Path(tmp)
-
-
-def fetch_archive(name: str, dest_path: str | Path, *, local_path: str | Path | None = None,
-                  download: bool = True, timeout: float = 60.0) -> dict:
-    """Put the verified real archive of ``name`` at ``dest_path`` and say where it came from.
-
-    - ``local_path`` given: verify that file and copy it to ``dest_path`` (nothing is copied if it
-      already is ``dest_path``).
-    - otherwise, if ``dest_path`` already exists (say, downloaded by hand), verify it and keep it;
-    - otherwise download each URL of ``SOURCES[name]`` in turn into a temporary file beside
-      ``dest_path``, verify it and move it into place with ``os.replace``, so a half-written file is
-      never taken as done.
+    - ``local_path`` given: verify that file and copy it into place (nothing is copied if it
+      already is that file).
+    - otherwise, if the archive is already there (say, downloaded by hand), verify it and keep it;
+    - otherwise download each of the entry's URLs in turn into a temporary file beside the
+      destination, verify it and move it into place, so a half-written file is never taken as done.
 
     Returns ``{"path", "source", "url", "digests"}`` with ``source`` one of "local", "existing",
     "download". Raises ``DatasetNotFound`` when no copy could be had; never falls back to a
     stand-in.
     """
-    _known(name, SOURCES)
-    source = SOURCES[name]
-    dest = Path(dest_path)
+    name, dest = entry.name, Path(raw_dir) / entry.archive
 
     if local_path is not None:
         local = Path(local_path)
         if not local.is_file():
             raise DatasetNotFound(
                 f"datasets.{name}.path in the config points at {local}, which does not exist. Fix "
-                f"the path, or remove it to download {source.archive} from {source.urls[0]}.")
-        digests = verify_archive(local, source)
+                f"the path, or remove it to download {entry.archive} from {entry.urls[0]}.")
+        digests = verify_archive(local, entry)
         if not (dest.exists() and dest.resolve() == local.resolve()):
-            tmp = _tmp_beside(dest)
-            try:
+            with files.atomic_path(dest, ".part") as tmp:
                 shutil.copyfile(local, tmp)
-                os.replace(tmp, dest)
-            finally:
-                tmp.unlink(missing_ok=True)
         return {"path": str(dest), "source": "local", "url": str(local), "digests": digests}
 
     if dest.exists():
         return {"path": str(dest), "source": "existing", "url": None,
-                "digests": verify_archive(dest, source)}
+                "digests": verify_archive(dest, entry)}
 
     failures = []
     if download:
-        for url in source.urls:
-            tmp = _tmp_beside(dest)
+        for url in entry.urls:
             try:
-                with urllib.request.urlopen(url, timeout=timeout) as response, \
-                        open(tmp, "wb") as out:
-                    shutil.copyfileobj(response, out, _CHUNK)
-                digests = verify_archive(tmp, source)
-                os.replace(tmp, dest)
+                with files.atomic_path(dest, ".part") as tmp:
+                    with urllib.request.urlopen(url, timeout=timeout) as response, \
+                            open(tmp, "wb") as out:
+                        shutil.copyfileobj(response, out, _CHUNK)
+                    digests = verify_archive(tmp, entry)
                 return {"path": str(dest), "source": "download", "url": url, "digests": digests}
             except Exception as err:  # noqa: BLE001 - every failure is reported below, none swallowed
                 failures.append(f"{url}: {type(err).__name__}: {err}")
-            finally:
-                tmp.unlink(missing_ok=True)
         tried = "Tried " + "; ".join(failures) + "."
     else:
         tried = "Downloading is disabled (download=False)."
     raise DatasetNotFound(
-        f"could not obtain the real {name} archive {source.archive} for {dest}. {tried} To fix "
-        f"this: download the archive by hand (from {source.urls[0]}) to {dest}; or set "
-        f"`datasets.{name}.path` in the config to a local copy; or set "
-        f"`datasets.{name}.source: synthetic` to use the offline stand-in (a generated dataset, "
-        f"labelled as such in every table and figure).")
+        f"could not obtain the real {name} archive {entry.archive} for {dest}. {tried} To fix "
+        f"this: {entry.how_to_get}.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -494,8 +342,8 @@ def load_archive(name: str, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     the feature and label counts agree, that labels lie in 1..n_classes in the file, and that every
     feature is 0 or 1; errors name the file and what was wrong.
     """
-    _known(name, FORMATS)
-    fmt = FORMATS[name]
+    entry = registry.get(name)
+    fmt, n_classes = entry.layout, entry.n_classes
     path = Path(path)
     members = [fmt.feats] + ([fmt.labels] if fmt.labels else [])
     raw = _read_members(path, members)
@@ -510,11 +358,11 @@ def load_archive(name: str, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
                 f"archive is damaged or its members do not belong together.")
     if len(X) == 0:
         raise DatasetFormatError(f"{where} holds no records")
-    out_of_range = (y < 1) | (y > fmt.n_classes)
+    out_of_range = (y < 1) | (y > n_classes)
     if out_of_range.any():
         r = int(np.flatnonzero(out_of_range)[0])
         raise DatasetFormatError(
-            f"{where}, line {r + 1}: label {int(y[r])} is outside 1..{fmt.n_classes}")
+            f"{where}, line {r + 1}: label {int(y[r])} is outside 1..{n_classes}")
     return X, (y - 1).astype(np.int64)
 
 
@@ -600,37 +448,36 @@ def write_archive(name: str, dest_path: str | Path, X: np.ndarray, y: np.ndarray
     The gzip header carries no time stamp or file name and the tar headers fixed owners and times,
     so the same arrays always give a byte-identical archive.
     """
-    _known(name, FORMATS)
-    fmt = FORMATS[name]
+    entry = registry.get(name)
+    fmt, n_classes = entry.layout, entry.n_classes
     X = np.ascontiguousarray(X, dtype=np.uint8)
     y = np.asarray(y, dtype=np.int64)
     if X.ndim != 2 or X.shape[1] != fmt.n_features or len(y) != len(X):
         raise ValueError(f"{name} needs X of shape [n, {fmt.n_features}] and n labels; got X "
                          f"{X.shape}, y {y.shape}")
-    if ((X != 0) & (X != 1)).any() or (y < 0).any() or (y >= fmt.n_classes).any():
-        raise ValueError(f"{name}: features must be 0/1 and labels 0..{fmt.n_classes - 1}")
+    if ((X != 0) & (X != 1)).any() or (y < 0).any() or (y >= n_classes).any():
+        raise ValueError(f"{name}: features must be 0/1 and labels 0..{n_classes - 1}")
     labels_1 = y + 1
     rows_per_block = max(1, (1 << 22) // fmt.n_features)
-    files = []
+    members = []
     if fmt.labels is None:
-        files.append((fmt.feats, _csv_size(X, labels_1, fmt.quoted_labels),
-                      _RowStream(X, labels_1, fmt.quoted_labels, rows_per_block)))
+        members.append((fmt.feats, _csv_size(X, labels_1, fmt.quoted_labels),
+                        _RowStream(X, labels_1, fmt.quoted_labels, rows_per_block)))
     else:
-        files.append((fmt.feats, _csv_size(X, None, False),
-                      _RowStream(X, None, False, rows_per_block)))
+        members.append((fmt.feats, _csv_size(X, None, False),
+                        _RowStream(X, None, False, rows_per_block)))
         chars, keep = _label_text(labels_1, False)
         text = np.hstack((chars, np.full((len(y), 1), ord("\n"), np.uint8)))
         text = text[np.hstack((keep, np.ones((len(y), 1), bool)))].tobytes()
-        files.append((fmt.labels, len(text), io.BytesIO(text)))
+        members.append((fmt.labels, len(text), io.BytesIO(text)))
 
     dest = Path(dest_path)
-    tmp = _tmp_beside(dest)
-    try:
+    with files.atomic_path(dest, ".part") as tmp:
         with open(tmp, "wb") as raw, \
                 gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
                               compresslevel=6) as gz, \
                 tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
-            dirs = sorted({str(Path(m).parent) for m, _, _ in files} - {"."})
+            dirs = sorted({str(Path(m).parent) for m, _, _ in members} - {"."})
             for d in dirs:  # parent folders first, as tar would write them (texas/, texas/100/)
                 parts = Path(d).parts
                 for i in range(1, len(parts) + 1):
@@ -639,41 +486,39 @@ def write_archive(name: str, dest_path: str | Path, X: np.ndarray, y: np.ndarray
                         info = tarfile.TarInfo(sub)
                         info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 0
                         tar.addfile(info)
-            for member, size, stream in files:
+            for member, size, stream in members:
                 info = tarfile.TarInfo(member)
                 info.size, info.mode, info.mtime = size, 0o644, 0
                 tar.addfile(info, stream)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
     return dest
 
 
 # --------------------------------------------------------------------------------------------------
-# Offline stand-ins (DATASETS.md "Offline stand-ins")
+# Offline stand-ins
 # --------------------------------------------------------------------------------------------------
 
-# Purchase100-like generator defaults. The structure is DATASETS.md's; archetypes / alpha / sd are
-# its second prototype setting, which benchmarks/standin_accuracy.py confirms puts the paper's FC
-# model (SPEC.md 4.3, Adam 1e-3, batch 128) at the paper's 100% train / 80% test (Table VIII).
+# Purchase100-like generator defaults: shoppers mix latent archetypes of item popularity, and the
+# records are labelled by k-means as Shokri et al. labelled the real ones. archetypes / alpha / sd
+# are the setting which benchmarks/standin_accuracy.py confirms puts the paper's FC model (Adam
+# 1e-3, batch 128) at the paper's 100% train / 80% test (Table VIII).
 # Measured, generator seed 0, one CPU thread: 70,000 records, 20,000 train / 50,000 test, 30 epochs:
 # 100.0% / 79.8% (79.8% at 20 epochs on 40,000 records, 20,000 / 20,000). At 3,000 / 3,000 (6,000
 # records), 30 epochs: 100.0% / 61.4%: fewer training records per cluster, not a harder task.
 PURCHASE_DEFAULTS = {
-    "n_items": 600,          # binary purchase features (DATASETS.md)
-    "pop_a": 0.6,            # item popularity ~ Beta(pop_a, pop_b) (DATASETS.md)
+    "n_items": 600,          # binary purchase features, as in the real archive
+    "pop_a": 0.6,            # item popularity ~ Beta(pop_a, pop_b)
     "pop_b": 1.2,
     "archetypes": 100,       # A latent shopper archetypes
     "alpha": 0.02,           # Dirichlet concentration of each customer's archetype mixture
     "sd": 2.0,               # archetype logits = logit(popularity) + N(0, sd^2)
-    "density": 0.3,          # mean fraction of items bought; ~0.3 by the archive size (DATASETS.md)
+    "density": 0.3,          # mean fraction of items bought; ~0.3 by the real archive's size
     "n_clusters": 100,       # labels: KMeans(100) clusters of the L2-normalised rows, as the real
     "kmeans_max_iter": 300,  # scikit-learn's default
 }
 
-# Texas100-like generator defaults (DATASETS.md's structure, plus the "blank" records explained in
-# _generate_texas). rho and blank were tuned with benchmarks/standin_accuracy.py toward the paper's
-# FC model at 81.6% train / 52% test (Table VIII). Without blank records the model memorises every
+# Texas100-like generator defaults (class prototypes over Zipf-popular features, plus the "blank"
+# records explained in _generate_texas). rho and blank were tuned with
+# benchmarks/standin_accuracy.py toward the paper's FC model at 81.6% train / 52% test (Table VIII). Without blank records the model memorises every
 # record: rho = 0.4 gave 98.3% / 48.5% after 20 epochs (best epoch 2: 71.3% / 55.4%). With the
 # defaults, generator seed 0, one CPU thread, 67,330 records, 10,000 train / 57,330 test: 81.3% /
 # 52.0% after 20 epochs (the train accuracy plateaus at ~81% from epoch 10 on; the best epoch, 5,
@@ -687,7 +532,7 @@ TEXAS_DEFAULTS = {
     "rho": 0.25,             # probability a record shows a sibling class's prototype (label noise)
     "p": 0.35,               # each prototype feature is switched on with probability p
     "background": 15.0,      # Poisson mean of background features, drawn by popularity
-    "blank": 0.19,           # fraction of uninformative records (_generate_texas); 0 = DATASETS.md
+    "blank": 0.19,           # fraction of uninformative records (_generate_texas); 0 = none
     "blank_background": 1.0, # Poisson mean of the features a blank record shows ...
     "blank_pool": 10,        # ... drawn from this many most popular features
 }
@@ -718,7 +563,7 @@ def _purchase_matrix(rng: np.random.Generator, n: int, params: dict, b: float | 
 
 
 def _generate_purchase(rng: np.random.Generator, n_records: int, seed: int, params: dict):
-    """Purchase100-like rows (DATASETS.md): archetype mixtures of item logits, Bernoulli purchases,
+    """Purchase100-like rows: archetype mixtures of item logits, Bernoulli purchases,
     all-zero rows dropped, then labelled by k-means exactly as the real data was."""
     from scipy.special import logit
     from sklearn.cluster import KMeans
@@ -740,7 +585,7 @@ def _generate_purchase(rng: np.random.Generator, n_records: int, seed: int, para
         have += len(batch)
     X = np.concatenate(kept)[:n_records]
     # Label exactly as Shokri et al. labelled the real data: k-means with 100 clusters of the
-    # L2-normalised binary vectors, label = cluster + 1 (DATASETS.md). float32 halves the k-means
+    # L2-normalised binary vectors, label = cluster + 1. float32 halves the k-means
     # time.
     Xn = X.astype(np.float32)
     Xn /= np.linalg.norm(Xn, axis=1, keepdims=True)
@@ -751,7 +596,7 @@ def _generate_purchase(rng: np.random.Generator, n_records: int, seed: int, para
 
 
 def _generate_texas(rng: np.random.Generator, n_records: int, params: dict):
-    """Texas100-like rows (DATASETS.md): labels from the real class sizes; each class a prototype of
+    """Texas100-like rows: labels from the real class sizes; each class a prototype of
     its family's and its own features; with probability rho a record shows a sibling's prototype;
     each prototype feature on with probability p; Poisson(background) features by Zipf
     popularity."""
@@ -778,17 +623,16 @@ def _generate_texas(rng: np.random.Generator, n_records: int, params: dict):
         siblings[c] = np.flatnonzero((family == family[c]) & (np.arange(n_classes) != c))
 
     # With probability rho a record shows a sibling class's prototype: the label noise that keeps
-    # the paper's Texas model at 52% test accuracy (labels are procedures, not clusters;
-    # DATASETS.md).
+    # the paper's Texas model at 52% test accuracy (labels are procedures, not clusters).
     use_sibling = rng.random(n_records) < params["rho"]
     src = np.where(use_sibling, siblings[y, rng.integers(0, per_fam - 1, size=n_records)], y)
     on = rng.random((n_records, proto.shape[1])) < params["p"]
     n_bg = rng.poisson(params["background"], size=n_records)
-    # "Blank" records (not in DATASETS.md's prototype; an extension): no prototype features, only a
+    # "Blank" records (an extension of the prototype model): no prototype features, only a
     # few of the `blank_pool` most popular features. They collide with one another across classes,
     # so no model can fit them, which caps the training accuracy below 100% however long it trains,
-    # as the paper's Texas model stays at 81.6% train (Table VIII). blank = 0 gives DATASETS.md's
-    # generator exactly.
+    # as the paper's Texas model stays at 81.6% train (Table VIII). blank = 0 gives the plain
+    # prototype model exactly.
     if params["blank"] > 0:
         blank = rng.random(n_records) < params["blank"]
     else:
@@ -809,70 +653,61 @@ def _generate_texas(rng: np.random.Generator, n_records: int, params: dict):
                   "blank_fraction": float(blank.mean())}
 
 
-def generate_standin(name: str, dest_path: str | Path, *, n_records: int, seed: int,
-                     **params) -> dict:
-    """Generate the offline stand-in of ``name`` ("purchase100" or "texas100") and write it at
-    ``dest_path`` in the real archive layout, atomically. Deterministic from ``seed``.
-
-    ``params`` override ``PURCHASE_DEFAULTS`` / ``TEXAS_DEFAULTS`` (unknown keys are an error).
-    Returns a summary for the provenance record: the parameters used, rows written, density and
-    class counts.
-    """
-    defaults = {"purchase100": PURCHASE_DEFAULTS, "texas100": TEXAS_DEFAULTS}
-    _known(name, defaults)
-    allowed = set(defaults[name]) | ({"class_sizes"} if name == "texas100" else set())
-    unknown = sorted(set(params) - allowed)
+def _with_defaults(name: str, defaults: dict, params: dict, extra=()) -> dict:
+    unknown = sorted(set(params) - set(defaults) - set(extra))
     if unknown:
-        raise ValueError(
-            f"unknown {name} stand-in parameter(s) {unknown}; known: {sorted(allowed)}")
-    if int(n_records) < 1:
-        raise ValueError(f"n_records must be positive, got {n_records}")
-    used = {**defaults[name], **params}
-    rng = np.random.default_rng(seed)
-    if name == "purchase100":
-        X, y, extra = _generate_purchase(rng, int(n_records), int(seed), used)
-    else:
-        X, y, extra = _generate_texas(rng, int(n_records), used)
-    write_archive(name, dest_path, X, y)
-    counts = np.bincount(y, minlength=FORMATS[name].n_classes)
-    return {
-        "dataset": name,
-        "source": "synthetic",
-        "generator": f"deepleak.datasets.generate_standin/{name}",
-        "seed": int(seed),
-        "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in used.items()},
-        "n_records": int(len(X)),
-        "n_features": int(X.shape[1]),
-        "density": float(X.mean()),
-        "class_count_min": int(counts.min()),
-        "class_count_max": int(counts.max()),
-        "path": str(dest_path),
-        **extra,
-    }
+        raise ValueError(f"unknown {name} stand-in parameter(s) {unknown}; known: "
+                         f"{sorted(set(defaults) | set(extra))}")
+    return {**defaults, **params}
 
 
-def prepare(name: str, archive_path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Load an archive and describe it: ``(X, y, provenance)``.
+def purchase_standin(n_records: int, seed: int, **params):
+    """``(X, y, summary)`` of a Purchase100-like stand-in; ``params`` override
+    ``PURCHASE_DEFAULTS``."""
+    used = _with_defaults("purchase100", PURCHASE_DEFAULTS, params)
+    X, y, extra = _generate_purchase(np.random.default_rng(seed), n_records, seed, used)
+    return X, y, {"params": used, **extra}
+
+
+def texas_standin(n_records: int, seed: int, **params):
+    """``(X, y, summary)`` of a Texas100-like stand-in; ``params`` override ``TEXAS_DEFAULTS`` (and
+    may give ``class_sizes``)."""
+    used = _with_defaults("texas100", TEXAS_DEFAULTS, params, extra=("class_sizes",))
+    X, y, extra = _generate_texas(np.random.default_rng(seed), n_records, used)
+    return X, y, {"params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in used.items()},
+                  **extra}
+
+
+# --------------------------------------------------------------------------------------------------
+# The format's entry points (deepleak/registry.py FORMATS)
+# --------------------------------------------------------------------------------------------------
+
+def write(entry: registry.Dataset, raw_dir: Path, X: np.ndarray, y: np.ndarray) -> Path:
+    """Write a stand-in's ``(X, y)`` as ``entry``'s archive under ``raw_dir``."""
+    return write_archive(entry.name, Path(raw_dir) / entry.archive, X, y)
+
+
+def prepare(entry: registry.Dataset, raw_dir: Path, *, subset=None, seed: int = 0):
+    """Read ``entry``'s archive under ``raw_dir``: ``({X, y}, provenance)``.
 
     ``provenance`` holds the archive's digests, whether they match the published real archive
     (``matches_published``; a stand-in never does), and the record, feature and class counts.
     """
-    X, y = load_archive(name, archive_path)
-    digests = file_digests(archive_path) if Path(archive_path).is_file() else None
-    matches = None
-    if digests is not None and name in SOURCES:
-        src = SOURCES[name]
-        matches = all(getattr(src, k) is None or getattr(src, k) == digests[k]
-                      for k in ("size", "blob_sha1", "sha256", "md5"))
-    counts = np.bincount(y, minlength=FORMATS[name].n_classes)
-    return X, y, {
-        "dataset": name,
-        "archive": str(archive_path),
+    if subset:
+        raise ValueError(f"datasets.<dataset>.subset is given for the tabular dataset "
+                         f"{entry.name}; only image datasets take a subset: remove it.")
+    path = Path(raw_dir) / entry.archive
+    X, y = load_archive(entry.name, path)
+    digests = files.digests(path)
+    published = entry.digests.get(entry.archive, {})
+    counts = np.bincount(y, minlength=entry.n_classes)
+    return {"X": X, "y": y}, {
+        "archive": str(path),
         "digests": digests,
-        "matches_published": matches,
+        "matches_published": all(digests[k] == v for k, v in published.items()),
         "n_records": int(len(X)),
         "n_features": int(X.shape[1]),
-        "n_classes": int(FORMATS[name].n_classes),
+        "n_classes": int(entry.n_classes),
         "classes_present": int((counts > 0).sum()),
         "class_count_min": int(counts.min()),
         "class_count_max": int(counts.max()),

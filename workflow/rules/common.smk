@@ -9,11 +9,10 @@ import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from deepleak import datasets as dl_datasets  # noqa: E402
 from deepleak import federated_runs as dl_runs  # noqa: E402
 from deepleak import finetune as dl_finetune  # noqa: E402
-from deepleak import images as dl_images  # noqa: E402
 from deepleak import paper  # noqa: E402
+from deepleak import registry  # noqa: E402 - the data sets: names, kinds, raw files
 
 
 class ConfigError(ValueError):
@@ -54,7 +53,7 @@ def data_of(dataset):
 
 
 def is_image(dataset):
-    return dl_images.is_image(data_of(dataset))
+    return registry.DATASETS[data_of(dataset)].kind == "image"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -68,19 +67,28 @@ def _entries_exist(key, names):
 
 
 def _check_dataset_entries():
-    """Every entry's data is known, image data is real, one local path per image data set."""
-    known = sorted(set(dl_datasets.SOURCES) | set(dl_images.SOURCES))
-    for name in config["datasets"]:
-        if data_of(name) not in known:
-            raise ConfigError(f"config: datasets.{name} reads data {data_of(name)!r}, which is not one "
-                              f"of {known}; name the entry after one of them or give datasets.{name}.data")
-        if not is_image(name) and data_of(name) != name:
-            raise ConfigError(f"config: datasets.{name}.data is {data_of(name)}; only the image data sets "
-                              f"can be shared by several entries, name a tabular entry after its data")
-        if is_image(name) and dataset_cfg(name)["source"] != "real":
-            raise ConfigError(f"config: datasets.{name}.source is {dataset_cfg(name)['source']!r}; the "
-                              f"image data sets have no stand-in, use source: real")
-    for data in sorted({data_of(d) for d in config["datasets"] if is_image(d)}):
+    """Every entry reads a data set of the registry, a stand-in exists where one is asked for, one
+    local path per data set, and the stand-alone scenario names existing entries."""
+    known = sorted(registry.DATASETS)
+    for name, cfg in config["datasets"].items():
+        data = data_of(name)
+        if data not in registry.DATASETS:
+            raise ConfigError(f"config: datasets.{name}.data is {data!r} (an entry reads the data set it "
+                              f"is named after unless it gives data:); the registry "
+                              f"(scripts/deepleak/registry.py) knows {known}. Name the entry after one "
+                              f"of them, give datasets.{name}.data, or add a registry entry")
+        if cfg["source"] == "synthetic":
+            with_standin = sorted(n for n, d in registry.DATASETS.items() if d.standin)
+            if registry.DATASETS[data].standin is None:
+                raise ConfigError(f"config: datasets.{name}.source is 'synthetic', but {data} has no "
+                                  f"offline stand-in (those with one: {with_standin}); use source: real")
+            if data != name:
+                raise ConfigError(f"config: datasets.{name}.source is 'synthetic' with data: {data}; a "
+                                  f"stand-in is generated once per data set, so name the entry {data}")
+            if "standin" not in cfg:
+                raise ConfigError(f"config: datasets.{name}.source is 'synthetic' but datasets.{name}"
+                                  f".standin is missing; give at least standin.n_records")
+    for data in sorted({data_of(d) for d in config["datasets"]}):
         paths = sorted({dataset_cfg(d)["path"] for d in config["datasets"]
                         if data_of(d) == data and dataset_cfg(d)["path"]})
         if len(paths) > 1:
@@ -153,15 +161,15 @@ def uses_gpu(dataset):
     return int(config["device"] == "cuda" or (config["device"] == "auto" and is_image(dataset)))
 
 
-def raw_archive(dataset):
-    """Where the archive of a dataset lives: the real one, or its generated stand-in. An image dataset
-    has several raw files under data/raw/<data>/."""
-    if is_image(dataset):
-        return [f"data/raw/{data_of(dataset)}/{f}" for f in dl_images.raw_files(data_of(dataset))]
-    archive = dl_datasets.SOURCES[dataset].archive
-    if dataset_cfg(dataset)["source"] == "synthetic":
-        return f"data/raw/{dataset}/synthetic/{archive}"
-    return f"data/raw/{dataset}/{archive}"
+def raw_dir(dataset):
+    """The folder of a dataset's raw files: data/raw/<data>/, or data/raw/<data>/synthetic/ for its
+    generated stand-in (same files, same format)."""
+    synthetic = dataset_cfg(dataset)["source"] == "synthetic"
+    return f"data/raw/{data_of(dataset)}" + ("/synthetic" if synthetic else "")
+
+
+def raw_files(dataset):
+    return registry.raw_files(data_of(dataset), raw_dir(dataset))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,40 +1,11 @@
-# Stage 1, data and splits: raw archives (downloaded and checksummed, or generated stand-ins in the same
-# format), the canonical arrays every later stage reads, and each scenario's named, disjoint record sets
-# (the splits artifact: which records are members, non-members, known to the attacker, ...).
+# Stage 1, data and splits: raw files (fetched and checksummed, or generated stand-ins in the same
+# format; which files, formats and stand-ins: deepleak/registry.py), the canonical arrays every later
+# stage reads, and each scenario's named, disjoint record sets (the splits artifact: which records are
+# members, non-members, known to the attacker, ...).
 
 
-rule generate_standin:
-    output:
-        archive="data/raw/{dataset}/synthetic/{archive}",
-        summary="data/raw/{dataset}/synthetic/{archive}.standin.json",
-    log:
-        "logs/{dataset}/generate_standin_{archive}.log",
-    benchmark:
-        "benchmarks/{dataset}/generate_standin_{archive}.tsv"
-    threads: 2
-    params:
-        standin=lambda wc: dataset_cfg(wc.dataset)["standin"],
-        seed=lambda wc: artifact_seed(wc.dataset, "standin"),
-    script:
-        "../../scripts/generate_standin.py"
-
-
-rule download_dataset:
-    output:
-        "data/raw/{dataset}/{archive}",
-    wildcard_constraints:
-        archive="|".join(re.escape(s.archive) for s in dl_datasets.SOURCES.values()),
-    log:
-        "logs/{dataset}/download_{archive}.log",
-    params:
-        path=lambda wc: dataset_cfg(wc.dataset)["path"],
-    script:
-        "../../scripts/download_dataset.py"
-
-
-# The image datasets' raw files (deepleak/images.py): one job per data set a config uses, since each has
-# several files (Fashion-MNIST's four IDX files, CIFAR-100's train/test/meta) under data/raw/<data>/.
-for _data in sorted({data_of(d) for d in config["datasets"] if is_image(d)}):
+# The real raw files: one job per data set the config reads (several entries may share one).
+for _data in sorted({data_of(d) for d in config["datasets"] if dataset_cfg(d)["source"] == "real"}):
     _paths = sorted({dataset_cfg(d)["path"] for d in config["datasets"]
                      if data_of(d) == _data and dataset_cfg(d)["path"]})
 
@@ -42,28 +13,53 @@ for _data in sorted({data_of(d) for d in config["datasets"] if is_image(d)}):
         name:
             f"fetch_{_data}"
         output:
-            [f"data/raw/{_data}/{f}" for f in dl_images.raw_files(_data)],
+            registry.raw_files(_data, f"data/raw/{_data}"),
         log:
             f"logs/{_data}/fetch.log",
         params:
             data=_data,
+            raw_dir=f"data/raw/{_data}",
             path=_paths[0] if _paths else None,
         script:
             "../../scripts/download_dataset.py"
 
 
+# The offline stand-ins: one job per entry with source: synthetic (named after its data).
+for _dataset in sorted(d for d in config["datasets"] if dataset_cfg(d)["source"] == "synthetic"):
+
+    rule:
+        name:
+            f"generate_standin_{_dataset}"
+        output:
+            files=raw_files(_dataset),
+            summary=f"{raw_dir(_dataset)}/standin.json",
+        log:
+            f"logs/{_dataset}/generate_standin.log",
+        benchmark:
+            f"benchmarks/{_dataset}/generate_standin.tsv"
+        threads: 2
+        params:
+            dataset=_dataset,
+            raw_dir=raw_dir(_dataset),
+            standin=dataset_cfg(_dataset)["standin"],
+            seed=artifact_seed(_dataset, "standin"),
+        script:
+            "../../scripts/generate_standin.py"
+
+
 rule prepare_dataset:
     input:
-        archive=lambda wc: raw_archive(wc.dataset),
+        lambda wc: raw_files(wc.dataset),
     output:
         dataset="results/{dataset}/dataset.npz",
         provenance="results/{dataset}/provenance.json",
     log:
         "logs/{dataset}/prepare_dataset.log",
     params:
-        source=lambda wc: dataset_cfg(wc.dataset)["source"],
-        # Image datasets: which data, and an optional seeded subset of it (quick profiles).
         data=lambda wc: data_of(wc.dataset),
+        raw_dir=lambda wc: raw_dir(wc.dataset),
+        source=lambda wc: dataset_cfg(wc.dataset)["source"],
+        # Image datasets: an optional seeded subset (quick profiles).
         subset=lambda wc: dataset_cfg(wc.dataset)["subset"],
         seed=lambda wc: artifact_seed(wc.dataset, "subset"),
     script:
