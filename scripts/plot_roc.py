@@ -1,8 +1,7 @@
 """ROC curves, linear and log-log, of every attack on one dataset, each beside the loss and modified
 entropy threshold baselines (rule roc_plots)."""
+from deepleak import artifacts, metrics, plots, variants
 from sklearn.metrics import auc as area
-
-from deepleak import artifacts, metrics, paper, plots
 
 BASELINES_SHOWN = ("loss", "modified_entropy")
 
@@ -19,7 +18,7 @@ def main(score_paths, baseline_path, provenance_path, pngs, *, dataset, attacks)
                  for b in BASELINES_SHOWN}
     for attack, path, png in zip(attacks, score_paths, pngs):
         s = artifacts.load_npz(path)
-        label = paper.variant_of(attack)[0].description.split(":")[0] + f" [{attack}]"
+        label = variants.variant_of(attack)[0].description.split(":")[0] + f" [{attack}]"
         curves = {label: curve(s["score"], s["member"]), **reference}
         plots.save(plots.roc_figure(curves, f"{dataset} ({source}): {attack}", highlight=label), png)
 

@@ -1,9 +1,8 @@
-"""Per-example gradients of the target model's loss, fast (DESIGN.md 4.1, SPEC.md 2.1 item 4).
+"""Per-example gradients of the target model's loss, fast (the white-box features of §II-A).
 
 The white-box attack needs dL_i/dW for every record i and every chosen layer. A per-record backward
-pass (what the authors' code and ML Privacy Meter do, SPEC.md 7) is far too slow, and materialising
-every layer's gradient costs ~5.3 MB per record for the Purchase FC model
-(/work/shared/ENVIRONMENT.md). So:
+pass (what the authors' code and ML Privacy Meter do) is far too slow, and materialising
+every layer's gradient costs ~5.3 MB per record for the Purchase FC model. So:
 
 * **Linear layers** (:func:`linear_factors`): for ``out = h_in @ W.T + b`` the per-example gradient
   is an outer product, ``dL_i/dW = delta_i (x) h_in_i`` with ``delta_i = dL_i/d out_i``, and
@@ -14,10 +13,10 @@ every layer's gradient costs ~5.3 MB per record for the Purchase FC model
   out_i = dL_i/d out_i. We keep the factors (n_in + n_out numbers instead of n_in * n_out) and
   derive from them:
 
-  - the gradient norm, ``||dL/dW||_F = ||delta|| * ||h_in||`` (:func:`linear_grad_norm`, SPEC.md
-    2.5);
+  - the gradient norm, ``||dL/dW||_F = ||delta|| * ||h_in||`` (:func:`linear_grad_norm`, the
+    statistic of Figs. 2-4);
   - the paper's gradient component, a convolution of the gradient matrix with kernels spanning one
-    row (SPEC.md 2.2), computed exactly from the factors (:func:`gradient_component_conv`);
+    row (Table XIV), computed exactly from the factors (:func:`gradient_component_conv`);
   - the full matrix only where really needed (:func:`materialise_linear`: tests, small layers).
 
 * **Other layers** (conv kernels, ...): :func:`conv_per_example_grads` uses ``torch.func``
@@ -48,6 +47,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from deepleak.variants import CONV_GRADIENT_MODES
 
 __all__ = [
     "linear_factors",
@@ -134,7 +135,7 @@ def linear_factors(model: nn.Module, x, y, layers: Sequence[str], *, batch_size:
     """Per-example gradient factors of the cross-entropy loss for the chosen ``nn.Linear`` layers.
 
     One forward and one backward pass per batch of ``batch_size`` records covers every layer in
-    ``layers`` (DESIGN.md 4.1): forward hooks capture each layer's input ``h_in`` and output ``z``,
+    ``layers``: forward hooks capture each layer's input ``h_in`` and output ``z``,
     and ``torch.autograd.grad(sum_i L_i, [z, ...])`` gives ``delta_i = dL_i/dz_i`` (exact because
     the model runs in eval mode, so records are independent). The per-example gradients are then
     ``dL_i/dW = outer(delta_i, h_in_i)`` (shape of ``W``: [n_out, n_in]) and ``dL_i/db = delta_i``.
@@ -239,7 +240,7 @@ def linear_factors(model: nn.Module, x, y, layers: Sequence[str], *, batch_size:
 def linear_grad_norm(h_in, delta, include_bias: bool = False):
     """Frobenius norm of each record's linear-layer gradient from its factors, [n].
 
-    ``||delta (x) h_in||_F = ||delta|| * ||h_in||`` (SPEC.md 2.5: for the last layer this is
+    ``||delta (x) h_in||_F = ||delta|| * ||h_in||`` (Figs. 2-4; for the last layer this is
     ``||softmax(z) - onehot(y)|| * ||h_penultimate||``). With ``include_bias`` the bias gradient
     (= delta) is counted too: ``sqrt(||h_in||^2 + 1) * ||delta||``, the norm of the gradient w.r.t.
     ``[W | b]``.
@@ -255,8 +256,7 @@ def linear_grad_norm(h_in, delta, include_bias: bool = False):
 def materialise_linear(h_in, delta):
     """Full per-example weight gradients ``delta (x) h_in``, [n, n_out, n_in] (the shape of ``W``).
 
-    For tests and small layers only: this is exactly the memory cost the factors avoid (DESIGN.md
-    4.1). Accepts numpy arrays or torch tensors, returns the same kind.
+    For tests and small layers only: this is exactly the memory cost the factors avoid. Accepts numpy arrays or torch tensors, returns the same kind.
     """
     return delta[:, :, None] * h_in[:, None, :]
 
@@ -264,12 +264,12 @@ def materialise_linear(h_in, delta):
 def gradient_component_conv(h_in, delta, kernels, bias=None):
     """The paper's gradient-component convolution, computed from the factors, [n, n_in, K].
 
-    SPEC.md 2.2: the gradient matrix is a 1-channel image of shape n_in x n_out (row i = input unit
+    Table XIV: the gradient matrix is a 1-channel image of shape n_in x n_out (row i = input unit
     i, i.e. ``G = dL/dW.T = h_in (x) delta``), convolved with K kernels of size 1 x n_out, stride 1,
     so output[i, k] = sum_j G[i, j] * kernels[k, j] + bias[k] = h_in[i] * (delta . kernels[k]) +
     bias[k]. Hence the result is ``h_in[:, :, None] * (delta @ kernels.T)[:, None, :] + bias``:
-    O(n_out * K + n_in * K) per record instead of O(n_in * n_out * K), and the matrix is never built
-    (DESIGN.md 4.1). Equals ``nn.Conv2d(1, K, (1, n_out))`` on the [n, 1, n_in, n_out] image, output
+    O(n_out * K + n_in * K) per record instead of O(n_in * n_out * K), and the matrix is never built.
+    Equals ``nn.Conv2d(1, K, (1, n_out))`` on the [n, 1, n_in, n_out] image, output
     permuted from [n, K, n_in, 1] to [n, n_in, K], with ``kernels = conv.weight.view(K, n_out)`` and
     ``bias = conv.bias``.
 
@@ -304,8 +304,8 @@ def conv_per_example_grads(model: nn.Module, x, y, param_names: Sequence[str], *
                            chunk_size: int = 64, dtype=np.float32) -> dict:
     """Per-example gradients of arbitrary parameters (conv kernels, ...) with ``torch.func``.
 
-    ``vmap(grad_and_value(loss_of_one_record))`` over chunks of ``chunk_size`` records (DESIGN.md
-    4.1): memory is bounded by one chunk's gradients plus the result. Parameters not in
+    ``vmap(grad_and_value(loss_of_one_record))`` over chunks of ``chunk_size`` records:
+    memory is bounded by one chunk's gradients plus the result. Parameters not in
     ``param_names`` and buffers (e.g. batch-norm running statistics) enter as constants. For
     ``nn.Linear`` layers prefer :func:`linear_factors` (ENVIRONMENT.md: vmap over all FC layers is
     slower than even the loop on CPU).
@@ -358,7 +358,7 @@ def conv_per_example_grads(model: nn.Module, x, y, param_names: Sequence[str], *
 def per_example_grads_loop(model: nn.Module, x, y, param_names: Sequence[str], *,
                            dtype=None) -> dict:
     """Reference: one forward and backward pass per record, as the authors' code and ML Privacy
-    Meter do (SPEC.md 7). Slow by design; used by the tests and the benchmark to check the fast
+    Meter do. Slow by design; used by the tests and the benchmark to check the fast
     paths.
 
     Uses ``torch.autograd.grad`` (no parameter ``.grad`` accumulation) in eval mode (restored
@@ -396,17 +396,16 @@ def per_example_grads_loop(model: nn.Module, x, y, param_names: Sequence[str], *
 # conv layers: per-example gradients reduced chunk by chunk (bounded memory and storage)
 # --------------------------------------------------------------------------------------------------
 # How the attack sees a conv layer's gradient (config ``standalone.conv_gradient``). The paper does
-# not say (SPEC.md 2.2), and a full per-example gradient is far too big to store for every record
+# not say (Table XIV covers FC layers), and a full per-example gradient is far too big to store for every record
 # (AlexNet's conv5: 256 x 256 x 3 x 3 = 0.59M numbers per record):
 #
 # - ``channel_norms``: per output channel c, ||dL/dW_c|| (the norm over its C_in x kh x kw kernel)
 #   and, when the layer has a bias, dL/db_c (exact: the bias gradient is C_out numbers). 1-2 numbers
 #   per output channel, fed to an FC gradient component. The per-channel norms are the conv analogue
-#   of the paper's observation that gradient *magnitudes* separate members (Figs 2-4, SPEC.md 2.5).
+#   of the paper's observation that gradient *magnitudes* separate members (Figs. 2-4).
 # - ``kernel``: the whole weight gradient as the n_in x n_out matrix the paper's gradient component
 #   convolves for FC layers (n_in = C_in * kh * kw, the im2col rows; n_out = C_out), so the same
 #   1 x n_out kernels apply. Only for small layers: refused above KERNEL_MAX_FLOATS per record.
-CONV_GRADIENT_MODES = ("channel_norms", "kernel")
 KERNEL_MAX_FLOATS = 1 << 16
 
 
@@ -458,7 +457,7 @@ def conv_grad_features(model: nn.Module, x, y, modules: Sequence[str], *,
     """Per-example gradient features of conv layers, never holding more than one chunk's gradients.
 
     For every chunk of ``chunk_size`` records the per-example gradients of each module's weight (and
-    bias) are computed, reduced at once as ``mode`` says (see ``CONV_GRADIENT_MODES`` above) and
+    bias) are computed, reduced at once as ``mode`` says (``CONV_GRADIENT_MODES``, deepleak/variants.py) and
     dropped. ``method``: ``unfold`` (default) gets every layer's gradients from one batched forward
     and backward pass per chunk (:func:`_conv_grads_unfold`); ``vmap`` uses
     :func:`conv_per_example_grads` (torch.func vmap over grad). Both are exact and checked against
