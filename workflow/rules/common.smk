@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from deepleak import datasets as dl_datasets  # noqa: E402
 from deepleak import images as dl_images  # noqa: E402
 from deepleak import paper  # noqa: E402
+from deepleak import variants  # noqa: E402
 
 
 STANDALONE = config["standalone"]

@@ -65,7 +65,7 @@ def table12_epoch_sets(dataset):
         return []
     cfg = federated_cfg(dataset)
     scaled = [dl_federated.scale_epochs(epochs, paper.TABLE12_PAPER_ROUNDS, cfg["rounds"])
-              for epochs, _ in paper.TABLE12_PAPER[:-1]]
+              for epochs in paper.TABLE12_EPOCHS[:-1]]
     return [*scaled, list(cfg["observed_epochs"])]
 
 
@@ -189,7 +189,7 @@ rule make_federated_table:
         rounds={d: federated_cfg(d)["rounds"] for d in FEDERATED_DATASETS},
         observed_epochs={d: federated_cfg(d)["observed_epochs"] for d in FEDERATED_DATASETS},
         epoch_sets={d: table12_epoch_sets(d) for d in FEDERATED_DATASETS},
-        # How Table X's paper values are looked up (deepleak/paper.py paper_reference).
+        # How Table X's paper values are looked up (deepleak/paper.py Table.values).
         references={d: [data_of(d), dataset_cfg(d)["model"]["arch"]] for d in FEDERATED_DATASETS},
         confidence=config["metrics"]["confidence"],
     script:

@@ -51,7 +51,7 @@ for _figure in ("figure2", "figure6"):
                             dataset=STANDALONE_DATASETS, rep=FIGURE_REP),
             scores=expand("results/{dataset}/standalone/{rep}/attacks/{attack}/scores.npz",
                           dataset=STANDALONE_DATASETS, rep=FIGURE_REP,
-                          attack=paper.TABLE8_COLUMNS[-1][1]),
+                          attack=paper.WHITE_BOX),
             provenance=expand("results/{dataset}/provenance.json", dataset=STANDALONE_DATASETS),
         output:
             png=report(f"figures/{_figure}.png", caption=f"../report/{_figure}.rst", category="Figures"),
@@ -61,7 +61,7 @@ for _figure in ("figure2", "figure6"):
         params:
             figure=_figure,
             datasets=STANDALONE_DATASETS,
-            attack=paper.TABLE8_COLUMNS[-1][1],
+            attack=paper.WHITE_BOX,
             min_per_class=STANDALONE.get("per_class_min_records", 10),
         script:
             "../../scripts/plot_per_class.py"

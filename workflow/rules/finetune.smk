@@ -16,9 +16,9 @@ for _d in FINETUNE_DATASETS:
     if _d not in FINETUNE["sizes"]:
         raise ValueError(f"config: finetune.sizes has no entry for {_d!r}; give its target_train, "
                          f"nonmembers, attack_known and attack_test")
-if FINETUNE_DATASETS and FINETUNE["attack"] not in paper.VARIANTS:
+if FINETUNE_DATASETS and FINETUNE["attack"] not in variants.VARIANTS:
     raise ValueError(f"config: finetune.attack is {FINETUNE['attack']!r}; choose one of "
-                     f"{sorted(paper.VARIANTS)} (deepleak/paper.py)")
+                     f"{sorted(variants.VARIANTS)} (deepleak/variants.py)")
 
 
 def finetune_paths(pattern, **extra):

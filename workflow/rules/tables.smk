@@ -1,28 +1,21 @@
 # Stage 5: the paper's tables (Tables III, IV, V, VI and VIII for the stand-alone scenario), each a CSV
 # and a Markdown page with the paper's value beside ours.
 
-STANDALONE_TABLES = ["table3", "table4", "table5", "table6", "table8"]
-
-
-def standalone_table_attacks(table):
-    if table == "table8":
-        return [a for _, a in paper.TABLE8_COLUMNS]
-    if table == "table6":
-        return [paper.knowledge_attack(i) for i in range(len(STANDALONE["knowledge_fractions"]))]
-    return [r.attack for r in paper.STANDALONE_TABLES[table]]
+STANDALONE_TABLES = list(paper.STANDALONE_TABLES)
 
 
 def standalone_table_keys(table):
+    """(dataset, replicate, attack) of each metrics.json a table reads: the attacks its rows need
+    (deepleak/paper.py), then the baselines."""
+    attacks = paper.standalone_table(table, len(STANDALONE["knowledge_fractions"])).attacks
     return [(d, r, a) for d in STANDALONE_DATASETS for r in REPLICATES
-            for a in standalone_table_attacks(table)]
+            for a in [*attacks, "baselines"]]
 
 
 def standalone_table_inputs(wc):
-    keys = standalone_table_keys(wc.table)
-    base = "results/{}/standalone/{}"
     return {
-        "metrics": [f"{base.format(d, r)}/attacks/{a}/metrics.json" for d, r, a in keys],
-        "baselines": standalone_paths("results/{dataset}/standalone/{rep}/attacks/baselines/metrics.json"),
+        "metrics": [f"results/{d}/standalone/{r}/attacks/{a}/metrics.json"
+                    for d, r, a in standalone_table_keys(wc.table)],
         "target": standalone_paths("results/{dataset}/standalone/{rep}/models/target/meta.json"),
         "provenance": expand("results/{dataset}/provenance.json", dataset=STANDALONE_DATASETS),
     }
@@ -40,10 +33,10 @@ rule make_standalone_table:
     log:
         "logs/tables/{table}.log",
     params:
-        entries=lambda wc: standalone_table_keys(wc.table),
+        entries=lambda wc: [d for d, _, _ in standalone_table_keys(wc.table)],
         datasets=STANDALONE_DATASETS,
         replicates=REPLICATES,
-        knowledge_fractions=STANDALONE["knowledge_fractions"],
+        n_knowledge=len(STANDALONE["knowledge_fractions"]),
         confidence=config["metrics"]["confidence"],
     script:
         "../../scripts/make_standalone_table.py"

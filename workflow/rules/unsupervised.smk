@@ -11,9 +11,9 @@ FIGURE5_REP = REPLICATES[0]  # figures show the first replicate; tables aggregat
 
 for _key, _variant in (("shadow_attack.attack", SHADOW_ATTACK["attack"]),
                        ("unsupervised.attack", UNSUPERVISED["attack"])):
-    if _variant not in paper.VARIANTS:
-        raise ValueError(f"config: {_key} is {_variant!r}; choose one of {sorted(paper.VARIANTS)} "
-                         f"(deepleak/paper.py)")
+    if _variant not in variants.VARIANTS:
+        raise ValueError(f"config: {_key} is {_variant!r}; choose one of "
+                         f"{sorted(variants.VARIANTS)} (deepleak/variants.py)")
 
 
 rule shadow_model_attack:
@@ -61,17 +61,14 @@ rule unsupervised_attack:
         "../../scripts/run_unsupervised_attack.py"
 
 
-def table7_paths(attack):
-    return standalone_paths(f"results/{{dataset}}/standalone/{{rep}}/attacks/{attack}/metrics.json",
-                            datasets=TABLE7_DATASETS)
+# Table VII's attacks (deepleak/paper.py), then the baselines, per dataset and replicate.
+TABLE7_KEYS = [(d, r, a) for d in TABLE7_DATASETS for r in REPLICATES
+               for a in [*paper.TABLE7.attacks, "baselines"]]
 
 
 rule make_table7:
     input:
-        unsupervised=table7_paths("unsupervised"),
-        shadow_model=table7_paths("shadow_model"),
-        supervised=table7_paths(paper.TABLE8_COLUMNS[-1][1]),
-        baselines=table7_paths("baselines"),
+        metrics=[f"results/{d}/standalone/{r}/attacks/{a}/metrics.json" for d, r, a in TABLE7_KEYS],
         target=standalone_paths("results/{dataset}/standalone/{rep}/models/target/meta.json",
                                 datasets=TABLE7_DATASETS),
         provenance=expand("results/{dataset}/provenance.json", dataset=TABLE7_DATASETS),
@@ -82,6 +79,7 @@ rule make_table7:
     log:
         "logs/tables/table7.log",
     params:
+        entries=[d for d, _, _ in TABLE7_KEYS],
         datasets=TABLE7_DATASETS,
         replicates=REPLICATES,
         data={d: data_of(d) for d in TABLE7_DATASETS},
