@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -142,7 +143,9 @@ def test_every_metrics_json_of_the_test_profile_follows_the_schema(tmp_path):
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
     cmd = [sys.executable, "-m", "snakemake", "table7", "table9", "table10", "--cores", "2",
            "--configfile", "config/test.yaml"]
-    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+    # The copy's library first (an editable install of another checkout would come before it).
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "scripts")}
+    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-5000:]
     files = [check(p) for p in sorted((tmp_path / "results").rglob("metrics.json"))]
     assert {m["context"]["scenario"] for m in files} == {"standalone", "finetune", "federated"}
