@@ -1,9 +1,9 @@
 """ROC curves, linear and log-log, of every attack on one dataset, each beside the loss and modified
 entropy threshold baselines (rule roc_plots). Titles and legends name each attack in the paper's
-words (its description in deepleak/paper.py), never by its code name."""
+words (its description in deepleak/variants.py), never by its code name."""
 from sklearn.metrics import auc as area
 
-from deepleak import artifacts, metrics, paper, plots
+from deepleak import artifacts, metrics, plots, variants
 
 BASELINES_SHOWN = {"loss": "Loss threshold (baseline)",
                    "modified_entropy": "Modified-entropy threshold (baseline)"}
@@ -16,7 +16,7 @@ def curve(scores, member):
 
 def attack_label(attack: str, knowledge_fractions) -> str:
     """The attack in the paper's words; a Table VI run also says how much the attacker knew."""
-    variant, known = paper.variant_of(attack)
+    variant, known = variants.variant_of(attack)
     if known is None:
         return variant.description
     members, nonmembers = knowledge_fractions[known]

@@ -1,4 +1,4 @@
-"""The unsupervised attack of Table VII and Figure 5 (SPEC.md 1.5, 2.2; rule unsupervised_attack).
+"""The unsupervised attack of Table VII and Figure 5 (§II-D; rule unsupervised_attack).
 
 The encoder-decoder is trained on every record the attacker holds (its known members and non-members
 as one unlabelled set, in record-id order), the test records are encoded and clustered, and only
@@ -6,11 +6,11 @@ then, to score the result, is their membership read."""
 import logging
 
 import numpy as np
-from deepleak import artifacts, attack, features, metrics, paper, splits, unsupervised
+from deepleak import artifacts, attack, features, metrics, splits, unsupervised, variants
 
 log = logging.getLogger("run_unsupervised_attack")
 
-# The records the attacker holds without knowing which are members (SPEC.md 1.5: D' overlaps D).
+# The records the attacker holds without knowing which are members (§II-D: D' overlaps D).
 UNLABELLED_SETS = ("attack_train_members", "attack_val_members", "attack_train_nonmembers",
                    "attack_val_nonmembers")
 TEST_SETS = ("attack_test_members", "attack_test_nonmembers")
@@ -20,7 +20,7 @@ def main(features_path, splits_path, scores_out, metrics_out, *, variant, hp, un
          seed):
     feats, meta = artifacts.load_npz(features_path), artifacts.load_npz_meta(features_path)
     sets = splits.load(splits_path)
-    spec = paper.VARIANTS[variant].resolve(meta["layer_names"], meta["gradient_layers"])
+    spec = variants.VARIANTS[variant].resolve(meta["layer_names"], meta["gradient_layers"])
     last = meta["layer_names"][-1]
     # np.unique: one sorted set of ids, so neither the order nor the grouping says who is a member.
     train_ids = np.unique(np.concatenate([sets[name] for name in UNLABELLED_SETS]))
@@ -43,18 +43,17 @@ def main(features_path, splits_path, scores_out, metrics_out, *, variant, hp, un
     artifacts.save_npz(scores_out, {"records": test_ids, "member": member, "score": scores,
                                     "code": codes, "threshold": np.float64(threshold),
                                     "member_side": np.float64(sign)})
-    artifacts.save_json(metrics_out, {
-        "attack": "unsupervised", "variant": variant,
-        "description": f"Unsupervised attack: encoder on {paper.VARIANTS[variant].description}; "
-                       f"decoder reconstructs {', '.join(unsup['decoder_targets'])}; spectral "
-                       f"clustering of the codes",
-        "features": {"outputs": spec.outputs, "gradients": spec.gradients, "loss": spec.loss,
-                     "label": spec.label},
-        "n_unlabelled_train": int(len(train_ids)), "clustering": clustering,
-        "member_side": "above the threshold" if sign > 0 else "below the threshold",
-        "mean_last_layer_grad_norm": side_norms, "settings": unsup, "hparams": hp,
-        "history": history, **result})
-
+    record = metrics.record(
+        "unsupervised",
+        f"Unsupervised attack: encoder on {variants.VARIANTS[variant].description}; decoder "
+        f"reconstructs {', '.join(unsup['decoder_targets'])}; spectral clustering of the codes",
+        {"test": result}, features=spec.as_dict(),
+        training={"n_unlabelled_train": int(len(train_ids)), "settings": unsup, "hparams": hp,
+                  "history": history},
+        variant=variant, clustering=clustering,
+        member_side="above the threshold" if sign > 0 else "below the threshold",
+        mean_last_layer_grad_norm=side_norms)
+    metrics.save(metrics_out, {"unsupervised": record}, scenario="standalone")
 
 if __name__ == "__main__":
     from _common import setup

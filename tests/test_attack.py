@@ -1,8 +1,7 @@
 """Planted leakage: the paper's attack model finds membership where it exists, and only there."""
 import numpy as np
 import torch
-
-from deepleak import attack, features, metrics, models, paper, training
+from deepleak import attack, features, metrics, models, training, variants
 
 HP = dict(component_widths=[32, 16], gradient_widths=[32, 16], kernels=4, encoder_widths=[32, 16],
           dropout=0.0, init_std=0.01, lr=0.003, batch_size=64, epochs=15)
@@ -16,7 +15,7 @@ def _data(n, d=20, classes=10, seed=0):
 def _attack_auc(net, X, y, is_member, seed=0):
     """Train the last-layer-gradient attack on half the records, score the other half."""
     feats = features.extract(net, X, y, gradient_layers=2)
-    spec = paper.VARIANTS["gradients_1"].resolve(list(net.layer_names), 2)
+    spec = variants.VARIANTS["gradients_1"].resolve(list(net.layer_names), 2)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(X))
     train, val, test = np.split(order, [len(X) // 2, len(X) // 2 + len(X) // 8])

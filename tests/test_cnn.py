@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from deepleak import attack, cnn, features, files, gradients, models, paper, splits, training
+from deepleak import attack, cnn, features, files, gradients, models, paper, splits, training, variants
 
 torch.set_num_threads(1)
 
@@ -279,10 +279,10 @@ def test_official_splits_draw_members_from_training_images():
 
 
 def test_table8_reference_for_an_architecture():
-    ref = lambda data, arch: paper.paper_reference(paper.TABLE8_PAPER, data, arch)  # noqa: E731
-    assert ref("cifar100", "densenet")[0] == "DenseNet"
-    assert ref("cifar100", "alexnet")[3:] == (74.2, 74.6, 75.1)
-    assert ref("purchase100", "fc")[0] == "Fully connected"
+    ref = paper.TABLE8.values
+    assert ref("cifar100", "densenet")["arch"] == "DenseNet"
+    assert [ref("cifar100", "alexnet")[r.name] for r in paper.TABLE8.rows] == [74.2, 74.6, 75.1]
+    assert ref("purchase100", "fc")["arch"] == "Fully connected"
     assert ref("fashion_mnist", "convnet") is None
 
 
@@ -315,7 +315,7 @@ def test_features_and_attack_on_a_cnn():
         rtol=1e-4,
     )
 
-    spec = paper.VARIANTS["gradients_all_outputs_all"].resolve(list(net.layer_names), 3)
+    spec = variants.VARIANTS["gradients_all_outputs_all"].resolve(list(net.layer_names), 3)
     inputs = attack.gather_inputs(feats, spec)
     assert "conv_grad_channel_norms/conv2" in inputs and "h_in/conv2" not in inputs
     member = np.r_[np.ones(20), np.zeros(20)].astype(np.int64)
@@ -342,7 +342,7 @@ def test_kernel_mode_attack_component_reads_the_gradient_matrix():
         net, x.numpy().astype(np.uint8), y.numpy(), gradient_layers=3, conv_gradient="kernel"
     )
     assert feats["conv_grad_kernel/conv2"].shape == (12, 4 * 3 * 3, 6)
-    spec = paper.VARIANTS["gradients_3"].resolve(list(net.layer_names), 3)
+    spec = variants.VARIANTS["gradients_3"].resolve(list(net.layer_names), 3)
     inputs = attack.gather_inputs(feats, spec)
     hp = {
         "component_widths": [8, 4],

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from deepleak import attack, models
 from deepleak import federated as fl
-from deepleak import metrics, models
 from deepleak.attack import AttackFeatures
 from deepleak.splits import SplitError
 
@@ -266,10 +266,11 @@ def _planted_view(n, T, signal, seed=0):
 @pytest.mark.parametrize("signal, low, high", [(4.0, 0.9, 1.0), (0.0, 0.4, 0.6)])
 def test_attack_finds_planted_leakage_and_only_it(signal, low, high):
     view, m, nm = _planted_view(1200, 3, signal)
-    out, info = fl.attack_view(view, train=(m[:400], nm[:400]), val=(m[400:450], nm[400:450]),
-                               tests={"test": (m[450:], nm[450:])}, spec=SPEC, n_classes=5, hp=HP,
-                               seed=0)
-    scores, member, _ = out["test"]
-    auc = metrics.evaluate(scores, member, n_bootstrap=0)["auc"]
-    assert info["n_observations"] == 3
+    data = {k: v for k, v in view.items() if k != "epochs"}
+    _, record = attack.run_supervised(
+        (data, m[:400], nm[:400]), (data, m[400:450], nm[400:450]),
+        {"test": (data, m[450:], nm[450:])}, spec=SPEC, n_classes=5, hp=HP, seed=0,
+        evaluate={"n_bootstrap": 0}, description="planted", n_observations=3)
+    auc = record["metrics"]["test"]["auc"]
+    assert record["training"]["n_observations"] == 3
     assert low <= auc <= high

@@ -17,7 +17,7 @@ import pytest
 import run_unsupervised_attack
 import torch
 import yaml
-from deepleak import artifacts, attack, features, finetune, models, paper, training, unsupervised
+from deepleak import artifacts, attack, features, finetune, models, training, unsupervised, variants
 from deepleak.splits import SplitError
 from sklearn.neighbors import kneighbors_graph
 
@@ -67,7 +67,7 @@ def test_two_snapshots_feed_one_attack_model_with_two_observations():
     X, y = np.random.default_rng(0).normal(size=(50, 12)).astype(np.float32), np.arange(50) % 5
     nets = [models.FCNet(12, 5, hidden=(16, 8)) for _ in range(2)]
     stacked = finetune.stack_snapshots([features.extract(n, X, y, gradient_layers=1) for n in nets])
-    spec = paper.VARIANTS["gradients_1"].resolve(list(nets[0].layer_names), 1)
+    spec = variants.VARIANTS["gradients_1"].resolve(list(nets[0].layer_names), 1)
     inputs = attack.gather_inputs(stacked, spec)
     assert inputs["loss"].shape == (50, 2, 1) and inputs["h_in/fc3"].shape == (50, 2, 8)
     model = attack.AttackModel(spec, attack.input_dims(inputs), 5, HP, n_observations=2)
@@ -169,8 +169,8 @@ def _run_unsupervised(path, sets, name):
                                  path / f"{name}_scores.npz", path / f"{name}_metrics.json",
                                  variant="gradients_1", hp=HP, unsup=UNSUP, metrics_cfg=METRICS,
                                  seed=11)
-    return artifacts.load_npz(path / f"{name}_scores.npz"), artifacts.load_json(
-        path / f"{name}_metrics.json")
+    record = artifacts.load_json(path / f"{name}_metrics.json")["attacks"]["unsupervised"]
+    return artifacts.load_npz(path / f"{name}_scores.npz"), record["metrics"]["test"]
 
 
 def test_unsupervised_attack_finds_planted_membership_without_labels(planted):
@@ -233,7 +233,7 @@ def test_float64_scores_do_not_tie_at_one():
     torch.manual_seed(0)
     X, y = np.random.default_rng(0).normal(size=(40, 12)).astype(np.float32), np.arange(40) % 5
     net = models.FCNet(12, 5, hidden=(16, 8))
-    spec = paper.VARIANTS["gradients_1"].resolve(list(net.layer_names), 1)
+    spec = variants.VARIANTS["gradients_1"].resolve(list(net.layer_names), 1)
     inputs = attack.gather_inputs(features.extract(net, X, y, gradient_layers=1), spec)
     model = attack.AttackModel(spec, attack.input_dims(inputs), 5, {**HP, "init_std": 0.3})
     x = attack.Standardiser.fit(inputs)(inputs)

@@ -1,4 +1,4 @@
-"""The paper's white-box inference model (SPEC.md 2, Table XIV, Fig. 1) and its supervised training.
+"""The paper's white-box inference model (§III, Table XIV, Fig. 1) and its supervised training.
 
 Components, one per attack feature, each ending in a small FC stack:
 
@@ -7,9 +7,9 @@ Components, one per attack feature, each ending in a small FC stack:
 - loss component: the per-example loss, FC 128 -> 64;
 - gradient component: dL/dW of one linear layer seen as an n_in x n_out image, convolved with K kernels of
   size 1 x n_out (one output per input unit and kernel), then FC 128 -> 64. On the factored gradient
-  delta (x) h_in (DESIGN.md 4.1) the convolution is ``h_in (x) (K delta) + b``, computed without ever
+  delta (x) h_in (deepleak/gradients.py) the convolution is ``h_in (x) (K delta) + b``, computed without ever
   building the n_in x n_out matrix (``gradients.gradient_component_conv``). A conv layer's
-  gradient (which the paper leaves open, SPEC.md 2.2) is read as the feature file stores it:
+  gradient (which the paper leaves open: Table XIV covers FC layers) is read as the feature file stores it:
   per-output-channel norms and bias gradients through FC layers, or the whole kernel gradient as an
   n_in x n_out matrix with the same 1 x n_out kernels (config ``standalone.conv_gradient``).
 
@@ -17,7 +17,7 @@ The components' outputs are concatenated and fed to the encoder, FC 256 -> 128 -
 is the attack score (a sigmoid of it in supervised mode: Pr[member], trained with MSE, Eq. 3).
 
 Several observations of one record (federated rounds, the model before and after fine-tuning) share one
-model: with ``observations: shared`` (the authors' federated code, SPEC.md 2.4) every component runs on
+model: with ``observations: shared`` (Fig. 1, §II-B, as the authors' federated code does it) every component runs on
 each of the T snapshots and the T outputs are concatenated before the encoder.
 
 Widths, kernel count, dropout and the N(0, 0.01^2) initialisation are config values (``attack_model``);
@@ -33,33 +33,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepleak import gradients
+from deepleak import features as feature_lib
+from deepleak import gradients, metrics
+from deepleak.variants import AttackFeatures
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AttackFeatures:
-    """Which features an attack model reads (one row of Tables III-V, VIII)."""
-
-    outputs: tuple[str, ...] = ()
-    gradients: tuple[str, ...] = ()
-    loss: bool = True
-    label: bool = True
-
-    def keys(self, available=None) -> list[str]:
-        """Feature keys the attack reads. A gradient layer is read as its factors (linear layers)
-        or, when ``available`` (a feature file's keys) holds one, as its conv-gradient reduction."""
-        keys = [f"out/{n}" for n in self.outputs]
-        for n in self.gradients:
-            conv = [f"conv_grad_{m}/{n}" for m in gradients.CONV_GRADIENT_MODES
-                    if available is not None and f"conv_grad_{m}/{n}" in available]
-            keys += conv[:1] or [f"h_in/{n}", f"delta/{n}"]
-        if self.loss:
-            keys.append("loss")
-        if self.label:
-            keys.append("label")
-        return keys
 
 
 def fc_stack(widths: list[int], dropout: float, final_activation: bool = True) -> nn.Sequential:
@@ -105,7 +83,7 @@ class KernelGradientComponent(GradientComponent):
 
 class ChannelGradientComponent(nn.Module):
     """Gradient component of one conv layer read as per-output-channel norms and bias gradients
-    (``conv_gradient: channel_norms``, the default; SPEC.md 2.2 leaves conv layers open): FC layers
+    (``conv_gradient: channel_norms``, the default; the paper leaves conv layers open): FC layers
     of the gradient component's widths, as the paper's components after their convolution."""
 
     def __init__(self, n_in: int, widths: list[int], dropout: float, name: str = ""):
@@ -171,7 +149,7 @@ class AttackModel(nn.Module):
         for comp in self.gradient_components.values():
             args = (inputs[k].flatten(0, 1) for k in comp.input_keys)
             parts.append(comp(*args).unflatten(0, (-1, T)))
-        # Shared components over the T snapshots, outputs concatenated (SPEC.md 2.4, the code's way).
+        # Shared components over the T snapshots, outputs concatenated (Fig. 1, the authors' code's way).
         z = torch.cat(parts, dim=2).flatten(1) if parts else None
         if self.label_component is not None:
             onehot = nn.functional.one_hot(inputs["label"], self.n_classes).float()
@@ -271,7 +249,7 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
 
     Batches are half members, half non-members (paper §III-E); the loss is the MSE of Eq. (3) between
     the sigmoid score and the membership bit. The paper keeps the epoch with the best *test* accuracy
-    (SPEC.md 8.10); here the epoch with the best validation accuracy is kept (ties: the earlier one).
+    (§III-E); here the epoch with the best validation accuracy is kept (ties: the earlier one).
     Returns (model, standardiser, history rows).
     """
     torch.manual_seed(seed)
@@ -311,16 +289,33 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
     return model, std, history
 
 
-def result_record(name: str, description: str, features: AttackFeatures, train_member: np.ndarray,
-                  val_member: np.ndarray, model: AttackModel, hp: dict, history: list,
-                  result: dict) -> dict:
-    """The metrics.json of one supervised attack: what it read, what it was trained and selected on,
-    and its metrics (metrics.evaluate)."""
-    return {
-        "attack": name, "description": description,
-        "features": {"outputs": features.outputs, "gradients": features.gradients,
-                     "loss": features.loss, "label": features.label},
-        "n_train": {"members": int(train_member.sum()), "nonmembers": int((1 - train_member).sum())},
-        "n_validation": {"members": int(val_member.sum()),
-                         "nonmembers": int((1 - val_member).sum())},
-        "selected_epoch": model.selected_epoch, "hparams": hp, "history": history, **result}
+def run_supervised(train: tuple, val: tuple, tests: dict[str, tuple], *, spec: AttackFeatures,
+                   n_classes: int, hp: dict, seed: int, evaluate: dict, description: str,
+                   n_observations: int = 1, **details) -> tuple[dict[str, dict], dict]:
+    """The supervised attack, start to end: labelled sets -> attack inputs -> :func:`fit_supervised`
+    (epoch selected on ``val``) -> scores and metrics on each test set -> one metrics record.
+
+    ``train``, ``val`` and each entry of ``tests`` are (features, member ids, non-member ids): a
+    feature file's arrays (``[n, T, ...]`` for T observations), and the records the attacker calls
+    members and non-members. ``evaluate`` holds :func:`deepleak.metrics.evaluate`'s settings
+    (n_bootstrap, confidence, seed). Returns ({test: {"records", "member", "score"}}, the record
+    (:func:`deepleak.metrics.record`, ``details`` added)).
+    """
+    (tr, tr_member, _), (va, va_member, _) = (feature_lib.labelled(*s) for s in (train, val))
+    model, std, history = fit_supervised(gather_inputs(tr, spec), tr_member,
+                                         gather_inputs(va, spec), va_member, spec, n_classes, hp,
+                                         seed, n_observations=n_observations)
+    scores, results = {}, {}
+    for name, test in tests.items():
+        te, te_member, te_ids = feature_lib.labelled(*test)
+        s = predict(model, std(gather_inputs(te, spec)))
+        scores[name] = {"records": te_ids, "member": te_member, "score": s}
+        results[name] = metrics.evaluate(s, te_member, **evaluate)
+        log.info("%s, %s: %s", description, name, results[name])
+    count = lambda member: {"members": int(member.sum()),  # noqa: E731
+                            "nonmembers": int((1 - member).sum())}
+    training = {"n_observations": n_observations, "n_train": count(tr_member),
+                "n_validation": count(va_member), "selected_epoch": model.selected_epoch,
+                "hparams": hp, "history": history}
+    return scores, metrics.record("supervised", description, results, features=spec.as_dict(),
+                                  training=training, **details)

@@ -1,11 +1,11 @@
-"""Threshold baselines run beside every neural attack (SPEC.md 8.11 and 9).
+"""Threshold baselines run beside every neural attack (not in the paper; the references any white-box gain must beat).
 
 Each maps a record's target-model output to a score that is higher for "more likely a member":
 
 - ``loss``: -L(f(x), y) (Yeom et al. 2018; Sablayrolles et al. 2019 show loss is Bayes-optimal under
   mild assumptions, so it is the reference any white-box gain must beat);
 - ``confidence``: f(x)_y, the softmax probability of the true class;
-- ``entropy``: -H(f(x)) normalised to [0, 1] (Eq. 5 with its missing minus sign restored, SPEC.md 6);
+- ``entropy``: -H(f(x)) normalised to [0, 1] (Eq. 5 with its missing minus sign restored);
 - ``modified_entropy``: -Mentr(f(x), y) of Song & Mittal 2021;
 - ``correctness``: 1{argmax f(x) = y}; its accuracy on a balanced set is 0.5 + (train acc - test acc)/2.
 
@@ -17,12 +17,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_softmax
 
+from deepleak import features as feature_lib
+from deepleak import metrics
+
 BASELINES = ("loss", "confidence", "entropy", "modified_entropy", "correctness")
 _EPS = 1e-30
 
 
 def normalised_entropy(logits: np.ndarray) -> np.ndarray:
-    """-(1/log K) sum_i p_i log p_i in [0, 1] (SPEC.md 6, Eq. 5 corrected)."""
+    """-(1/log K) sum_i p_i log p_i in [0, 1] (Eq. 5, its minus sign restored)."""
     logp = log_softmax(np.asarray(logits, dtype=np.float64), axis=1)
     return -(np.exp(logp) * logp).sum(1) / np.log(logits.shape[1])
 
@@ -53,3 +56,24 @@ def scores(name: str, feats: dict[str, np.ndarray]) -> np.ndarray:
     if name == "correctness":
         return (np.argmax(logits, axis=1) == labels).astype(np.float64)
     raise ValueError(f"unknown baseline {name!r}; known: {BASELINES}")
+
+
+def calibrated(test: tuple, calibration: tuple, *, evaluate: dict, calibrated_on: str,
+               suffix: str = "") -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    """Every baseline on the ``test`` records, its threshold calibrated on the ``calibration`` records
+    (the one that maximises balanced accuracy there; correctness is its own decision: a correct
+    prediction says "member"). Both are (features, member ids, non-member ids), as
+    deepleak.attack.run_supervised takes them; ``evaluate`` holds deepleak.metrics.evaluate's
+    settings. Returns (the test scores: {"records", "member", name + suffix: scores}, members first;
+    {name + suffix: metrics record})."""
+    te, te_member, te_ids = feature_lib.labelled(*test)
+    cal, cal_member, _ = feature_lib.labelled(*calibration)
+    out_scores, records = {"records": te_ids, "member": te_member}, {}
+    for name in BASELINES:
+        s = scores(name, te)
+        thr = 0.5 if name == "correctness" else metrics.best_threshold(scores(name, cal), cal_member)
+        out_scores[name + suffix] = s
+        records[name + suffix] = metrics.record(
+            "threshold", f"{name.replace('_', ' ')} threshold, calibrated on {calibrated_on}",
+            {"test": metrics.evaluate(s, te_member, threshold=thr, **evaluate)})
+    return out_scores, records

@@ -1,28 +1,28 @@
-"""Federated learning (FedAvg) and the attackers who watch it (SPEC.md 1.3, 1.4, 2.4; Tables X-XIII,
+"""Federated learning (FedAvg) and the attackers who watch it (§II-B, §II-C, Fig. 1; Tables X-XIII,
 Figure 7).
 
-The protocol (SPEC.md 1.3): N parties hold their own training data, every party trains one local
+The protocol (§II-B): N parties hold their own training data, every party trains one local
 epoch per round starting from the model the server sent it, uploads its parameters, and the server
 averages the uploads with equal weights (plain FedAvg) and sends the global model back.
 
-Observers (SPEC.md 1.3):
+Observers (§II-B):
 
 - the **central attacker** is the server. It sees every party's upload at the observed epochs and
   attacks each party separately (the tables average over parties);
 - the **local attacker** is one party (here the last one, party N-1). It sees only the global models
   at the observed epochs and attacks the union of the other parties' data.
 
-Active attacks (SPEC.md 1.4), each a :class:`Run` of the simulation:
+Active attacks (§II-C), each a :class:`Run` of the simulation:
 
 - **gradient ascent**, Eq. (2): ``W <- W + gamma * dL/dW`` with L the mean cross-entropy on the
   target records (target members and target non-members together: the attacker does not know which
   is which). The central attacker applies it to the model it sends the target party (party 0); the
   local attacker to its own upload, so that it reaches everyone through the average. It is repeated
-  every round. Eq. (2) moves the parameters, not the records (SPEC.md 8.8);
+  every round. Eq. (2) moves the parameters, not the records (the text's "data features" contradicts it);
 - **isolating**: the server sends the target party back only its own last upload, so the target
   trains as if stand-alone. The other parties get the average of their own uploads: averaging in
   a model that has drifted off on its own would cost the global model accuracy and give the attack
-  away (the paper does not say; SPEC.md 1.4);
+  away (the paper does not say);
 - **isolating + gradient ascent**: the target party receives its own last upload, ascended.
 
 What an observer sees is turned into attack features on the spot (:class:`Observations`): at each
@@ -55,7 +55,7 @@ from deepleak.splits import SplitError, check_disjoint
 
 log = logging.getLogger(__name__)
 
-TARGET_PARTY = 0  # the party the central active attacks target (SPEC.md 1.4)
+TARGET_PARTY = 0  # the party the central active attacks target (§II-C)
 PAPER_ROUNDS_CIFAR = 300  # the horizon of the paper's Table XII epoch sets (CIFAR100-AlexNet)
 
 
@@ -95,7 +95,7 @@ def federated_splits(n_records: int, sizes: dict, *, parties: int, party_sweep: 
     - ``party<k>``: party k's training data, ``party_train`` records each, for every party any run
       needs (the largest party count). Non-overlapping blocks, or with ``overlapping`` independent
       draws from a common pool of ``member_pool`` records (the paper's CIFAR100 local-attacker runs,
-      where 4 x 30,000 > 50,000; SPEC.md 3.3);
+      where 4 x 30,000 > 50,000; Table XI);
     - ``test``: records no party holds, for the global model's accuracy;
     - non-members (held by no party): the attacker's known ones (``attack_train_nonmembers``,
       ``attack_val_nonmembers``);
@@ -106,7 +106,7 @@ def federated_splits(n_records: int, sizes: dict, *, parties: int, party_sweep: 
       from the union of the other parties' data (the attacker is party n-1; its own records are
       excluded), ``local_attack_test_members`` of them (default: ``attack_test_members``) for its
       test set, against as many of the parties' attack-test non-members, party 0's first;
-    - the active attacks' targets (SPEC.md 1.4: 100 members, 100 non-members): ``target_nonmembers``
+    - the active attacks' targets (§II-C: 100 members, 100 non-members): ``target_nonmembers``
       are the first of party 0's attack-test non-members, ``central/party0/target_members`` the
       first of party 0's attack-test members, ``local/<n>parties/target_members`` (Table X's n only)
       the first of the local attacker's. Targets are thus records the passive attack also scores,
@@ -132,7 +132,7 @@ def federated_splits(n_records: int, sizes: dict, *, parties: int, party_sweep: 
     pool = sizes.get("member_pool") if overlapping else n_parties * P
     if overlapping and pool is None:
         raise SplitError(f"{key}: overlapping parties draw from a common pool; set member_pool "
-                         f"(the paper: CIFAR100's 50,000 training images, SPEC.md 3.3)")
+                         f"(the paper: CIFAR100's 50,000 training images, Table XI)")
     if overlapping and pool < P:
         raise SplitError(f"{key}: member_pool ({pool}) is smaller than party_train ({P})")
     needed = pool + sizes["test"] + n_nonmembers
@@ -239,7 +239,7 @@ class RunningAverage:
 
 
 def fedavg(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Plain FedAvg (SPEC.md 1.3): the equal-weight mean of the parties' parameters."""
+    """Plain FedAvg (§II-B): the equal-weight mean of the parties' parameters."""
     avg = RunningAverage()
     for s in states:
         avg.add(s)
@@ -278,7 +278,7 @@ class Observations:
 
     A view is ``"party<k>"`` (the central attacker's view of party k's uploads) or ``"global"`` (the
     local attacker's view of the global models). Only the keys the attack model reads are kept, plus
-    the last-layer gradient norm (SPEC.md 2.5).
+    the last-layer gradient norm (Figs. 3, 4 and 7).
     """
 
     def __init__(self, X, y, views: dict[str, tuple[np.ndarray, list[int]]], spec,
@@ -388,7 +388,7 @@ def simulate(make_net: Callable[[], torch.nn.Module], X: np.ndarray, y: np.ndarr
             if run.ascent == "central" and is_target:
                 # The server sends the target party an ascended model (Eq. 2).
                 row["ascent_grad_norm"] = gradient_ascent(net, *targets, gamma)
-            # Stateless parties: a fresh optimizer every round (the paper is silent, SPEC.md 8.9).
+            # Stateless parties: a fresh optimizer every round (the paper is silent).
             opt = training.make_optimizer(net, train)
             gen = torch.Generator().manual_seed(sub_seed(seed, "round", t, "party", k))
             training.train_epoch(net, opt, *data[k], train["batch_size"], gen)
@@ -484,7 +484,7 @@ def figure7_groups(sets, run: Run, n: int) -> dict[str, np.ndarray]:
 
 def target_records(sets, run: Run) -> np.ndarray | None:
     """The active attack's target records: 100 members of the target party (central) or of the other
-    parties (local), and 100 non-members (SPEC.md 1.4)."""
+    parties (local), and 100 non-members (§II-C)."""
     if run.ascent == "central":
         members = sets[central_key(TARGET_PARTY, "target_members")]
     elif run.ascent == "local":
@@ -495,12 +495,12 @@ def target_records(sets, run: Run) -> np.ndarray | None:
 
 
 # --------------------------------------------------------------------------------------------------
-# the multi-observation attack (SPEC.md 2.4)
+# the multi-observation attack (Fig. 1, §II-B)
 # --------------------------------------------------------------------------------------------------
 def attack_spec(layer_names: list[str], features_cfg: dict):
     """The attack features of the federated attacks (config ``federated.features``, layers counted
-    from the output as in deepleak/paper.py) and how many layers' gradients must be extracted."""
-    from deepleak.paper import Variant
+    from the output as in deepleak/variants.py) and how many layers' gradients must be extracted."""
+    from deepleak.variants import Variant
 
     gradient_layers = max(features_cfg["gradients"], default=1)
     variant = Variant(outputs=tuple(features_cfg["outputs"]),
@@ -510,71 +510,3 @@ def attack_spec(layer_names: list[str], features_cfg: dict):
 
 def epochs_label(epochs) -> str:
     return "-".join(str(int(e)) for e in epochs)
-
-
-def take_records(view: dict[str, np.ndarray], ids: np.ndarray) -> dict[str, np.ndarray]:
-    """The rows of records ``ids`` in one view (every per-record array; not ``epochs``)."""
-    rows = feature_lib.rows_of(view["records"], np.asarray(ids))
-    return {k: v[rows] for k, v in view.items() if k != "epochs"}
-
-
-def labelled(view, member_ids: np.ndarray, nonmember_ids_: np.ndarray):
-    """Rows of ``member_ids`` then ``nonmember_ids_``, with their membership bits."""
-    ids = np.concatenate([member_ids, nonmember_ids_])
-    member = np.r_[np.ones(len(member_ids)), np.zeros(len(nonmember_ids_))].astype(np.int64)
-    return take_records(view, ids), member, ids
-
-
-def attack_view(view: dict[str, np.ndarray], *, train: tuple, val: tuple, tests: dict[str, tuple],
-                spec, n_classes: int, hp: dict, seed: int):
-    """Train one attack model on a view's T snapshots and score each test set.
-
-    The model is the paper's (deepleak.attack) with T observations: every component runs on each
-    snapshot and the T outputs are concatenated before the encoder (SPEC.md 2.4, the authors'
-    federated code). ``train``, ``val`` and each entry of ``tests`` are (member ids, non-member
-    ids); the epoch is chosen on ``val`` (SPEC.md 8.10). Returns ({test: (scores, member, ids)},
-    info).
-    """
-    from deepleak import attack
-
-    T = len(view["epochs"])
-    tr, tr_member, _ = labelled(view, *train)
-    va, va_member, _ = labelled(view, *val)
-    model, std, history = attack.fit_supervised(
-        attack.gather_inputs(tr, spec), tr_member, attack.gather_inputs(va, spec), va_member, spec,
-        n_classes, hp, seed, n_observations=T)
-    out = {}
-    for name, (m_ids, n_ids) in tests.items():
-        te, te_member, te_ids = labelled(view, m_ids, n_ids)
-        out[name] = (attack.predict(model, std(attack.gather_inputs(te, spec))), te_member, te_ids)
-    info = {"epochs": [int(e) for e in view["epochs"]], "n_observations": T,
-            "n_train": {"members": int(tr_member.sum()), "nonmembers": int((1 - tr_member).sum())},
-            "n_validation": {"members": int(va_member.sum()),
-                             "nonmembers": int((1 - va_member).sum())},
-            "selected_epoch": model.selected_epoch, "history": history}
-    return out, info
-
-
-# --------------------------------------------------------------------------------------------------
-# tables (Tables X, XII, XIII): the paper's value beside ours, and the global model's accuracy
-# --------------------------------------------------------------------------------------------------
-def table_markdown(df: pd.DataFrame, title: str, notes: list[str], headers: dict[str, str],
-                   paper_label: str) -> str:
-    """A Markdown page like deepleak.tables.to_markdown, with the global model's test accuracy by
-    every row (active attacks must not be judged without it) and the size of the test set."""
-    from deepleak.tables import _fmt, _with_ci
-
-    lines = [f"# {title}", ""] + [f"- {n}" for n in notes]
-    for dataset, group in df.groupby("dataset", sort=False):
-        lines += ["", f"## {headers.get(dataset, dataset)}", "",
-                  f"| Row | Accuracy % (95% CI) | {paper_label} | Δ pp | AUC (95% CI) | "
-                  f"TPR @ 1% FPR | TPR @ 0.1% FPR | Global model test acc. % | "
-                  f"Test records (m + n) |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for _, r in group.iterrows():
-            lines.append(
-                f"| {r['row']} | {_with_ci(r, 'accuracy', 1)} | {_fmt(r['paper_accuracy'], 2)} | "
-                f"{_fmt(r['delta_pp'], 1)} | {_with_ci(r, 'auc', 3)} | "
-                f"{_fmt(r['tpr_at_0.01_fpr'], 2, True)} | {_fmt(r['tpr_at_0.001_fpr'], 2, True)} | "
-                f"{_fmt(r['global_test_acc'], 1)} | {int(r['n_test'])} |")
-    return "\n".join(lines) + "\n"

@@ -50,6 +50,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepleak.variants import CONV_GRADIENT_MODES
+
 __all__ = [
     "linear_factors",
     "linear_grad_norm",
@@ -407,7 +409,6 @@ def per_example_grads_loop(model: nn.Module, x, y, param_names: Sequence[str], *
 # - ``kernel``: the whole weight gradient as the n_in x n_out matrix the paper's gradient component
 #   convolves for FC layers (n_in = C_in * kh * kw, the im2col rows; n_out = C_out), so the same
 #   1 x n_out kernels apply. Only for small layers: refused above KERNEL_MAX_FLOATS per record.
-CONV_GRADIENT_MODES = ("channel_norms", "kernel")
 KERNEL_MAX_FLOATS = 1 << 16
 
 
@@ -459,7 +460,7 @@ def conv_grad_features(model: nn.Module, x, y, modules: Sequence[str], *,
     """Per-example gradient features of conv layers, never holding more than one chunk's gradients.
 
     For every chunk of ``chunk_size`` records the per-example gradients of each module's weight (and
-    bias) are computed, reduced at once as ``mode`` says (see ``CONV_GRADIENT_MODES`` above) and
+    bias) are computed, reduced at once as ``mode`` says (``CONV_GRADIENT_MODES``, deepleak/variants.py) and
     dropped. ``method``: ``unfold`` (default) gets every layer's gradients from one batched forward
     and backward pass per chunk (:func:`_conv_grads_unfold`); ``vmap`` uses
     :func:`conv_per_example_grads` (torch.func vmap over grad). Both are exact and checked against

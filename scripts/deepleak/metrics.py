@@ -1,4 +1,4 @@
-"""Membership-inference metrics (DESIGN.md 4.3, SPEC.md 6 and 9).
+"""Membership-inference metrics: the paper's attack accuracy and what later work asks for.
 
 Every attack is scored on a balanced test set of members and non-members ("positive" = member):
 
@@ -95,3 +95,29 @@ def best_threshold(scores: np.ndarray, member: np.ndarray) -> float:
     fpr, tpr, thr = roc_curve(member, scores)
     i = int(np.argmax(tpr - fpr))
     return float(thr[i]) if np.isfinite(thr[i]) else float(np.max(scores))
+
+
+# --------------------------------------------------------------------------------------------------
+# metrics.json: one shape for every attack (workflow/schemas/metrics.schema.json)
+# --------------------------------------------------------------------------------------------------
+KINDS = ("supervised", "threshold", "unsupervised", "pooled")
+
+
+def record(kind: str, description: str, results: dict[str, dict], *, features: dict | None = None,
+           training: dict | None = None, **details) -> dict:
+    """One attack's entry in a metrics.json: what it is (``kind``: the supervised attack model of
+    §III-E, a threshold baseline, the unsupervised attack, or supervised attacks pooled over parties),
+    what it read, how it was trained, and its metrics (:func:`evaluate`) on each test set by name
+    (``"test"``; ``"targets"`` for the active federated attacks' target records)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown attack kind {kind!r}; known: {KINDS}")
+    return {"kind": kind, "description": description, "features": features, "training": training,
+            "metrics": results, "details": details}
+
+
+def save(path, attacks: dict[str, dict], **context) -> None:
+    """Write a metrics.json: the ``context`` of its job (scenario, run, task, ...) and its attacks'
+    :func:`record` by name."""
+    from deepleak.artifacts import save_json
+
+    save_json(path, {"context": context, "attacks": attacks})

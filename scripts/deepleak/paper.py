@@ -1,218 +1,321 @@
-"""The paper's stand-alone experiments: which attack feeds each row of Tables III-VI and VIII, and the
-values the paper printed (SPEC.md 5). Search this file for "Table VIII" to find its definition.
+"""The paper's tables, each declared once: its title, its rows, the attack (or federated run)
+behind each row, and the values the paper printed, by name. Imports neither torch nor Snakemake:
+the rule files read it at parse time (which attacks each table needs) and the table scripts render
+from it (deepleak/tables.py). Search this file for "Table VIII" to find its declaration.
 
-An attack variant names the features its attack model reads (SPEC.md 2.1). Layers are counted from the
-output as the paper does: outputs ``(1,)`` is the last layer's output (the prediction vector), gradients
-``(2,)`` the gradient of the second-to-last layer's parameters; ``"all"`` means every layer the feature
-file has. Every variant also reads the loss and the one-hot label, as every attack in the authors' code
-does (SPEC.md 7).
+Paper values are keyed by the paper's model, ``"<data>/<arch>"`` for CIFAR-100 (the paper trains
+three architectures on it) and ``"<data>"`` for the fully connected datasets, then by the row's
+name (for the stand-alone tables: its attack). Tables III-VI, XII and XIII report CIFAR100-AlexNet
+alone; every dataset is shown beside those numbers, for the ordering of the rows.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from deepleak.attack import AttackFeatures
+from deepleak.variants import attack_groups, knowledge_attack
 
-
-@dataclass(frozen=True)
-class Variant:
-    outputs: tuple[int, ...] | str = ()
-    gradients: tuple[int, ...] | str = ()
-    description: str = ""
-
-    def resolve(self, layer_names: list[str], gradient_layers: int) -> AttackFeatures:
-        """Turn layer counts from the end into the model's layer names."""
-        n = len(layer_names)
-        outs = range(1, n + 1) if self.outputs == "all" else self.outputs
-        grads = range(1, gradient_layers + 1) if self.gradients == "all" else self.gradients
-        for k in grads:
-            if k > gradient_layers:
-                raise ValueError(f"{self.description}: the gradient of layer {k} from the end is "
-                                 f"needed but features.gradient_layers is {gradient_layers}")
-        return AttackFeatures(outputs=tuple(layer_names[n - k] for k in sorted(outs)),
-                              gradients=tuple(layer_names[n - k] for k in sorted(grads)))
-
-
-# Attack variants of the stand-alone scenario, each trained once and shared by every table using it.
-VARIANTS: dict[str, Variant] = {
-    "black_box": Variant(outputs=(1,), description="Black-box: prediction vector, loss and label"),
-    "outputs_2": Variant(outputs=(2,), description="Output of the second to last layer"),
-    "outputs_3": Variant(outputs=(3,), description="Output of the third to last layer"),
-    "outputs_123": Variant(outputs=(1, 2, 3), description="Outputs of the last three layers"),
-    "white_box_outputs": Variant(outputs="all", description="White-box: outputs of all layers"),
-    "gradients_1": Variant(gradients=(1,), description="White-box: last-layer gradient"),
-    "gradients_2": Variant(gradients=(2,), description="Second-to-last-layer gradient"),
-    "gradients_3": Variant(gradients=(3,), description="Third-to-last-layer gradient"),
-    "gradients_4": Variant(gradients=(4,), description="Fourth-to-last-layer gradient"),
-    "gradients_1234": Variant(gradients=(1, 2, 3, 4), description="Gradients of the last four layers"),
-    "gradients_1_outputs_1": Variant(gradients=(1,), outputs=(1,),
-                                     description="Last-layer gradient and output"),
-    "gradients_1_outputs_all": Variant(gradients=(1,), outputs="all",
-                                       description="Last-layer gradient, all outputs"),
-    "gradients_all_outputs_all": Variant(gradients="all", outputs="all",
-                                         description="All gradients, all outputs"),
-}
-
-# Table VI: the attacker's knowledge, run on the last-layer gradient attack.
-KNOWLEDGE_VARIANT = "gradients_1"
-
-
-def knowledge_attack(i: int) -> str:
-    return f"{KNOWLEDGE_VARIANT}-known{i}"
-
-
-def variant_of(attack: str) -> tuple[Variant, int | None]:
-    """The feature set of an attack name and its knowledge-sweep index (None: full knowledge)."""
-    base, _, known = attack.partition("-known")
-    if base not in VARIANTS:
-        raise ValueError(f"unknown attack {attack!r}; known: {sorted(VARIANTS)}")
-    return VARIANTS[base], (int(known) if known else None)
+ALEXNET = "cifar100/alexnet"
 
 
 @dataclass(frozen=True)
 class Row:
-    label: str
-    attack: str
-    paper: float | None  # the paper's accuracy in %, CIFAR100-AlexNet for Tables III-VI
+    name: str  # keys the paper's values; for the stand-alone tables the attack
+    label: str  # may hold {placeholders} that the table fills at run time (Table VI)
+    attack: str  # the metrics record behind the row: an attack, a task (IX), "<run>:<observer>" (X)
+    test: str = "test"  # the test set it is scored on (Table X's active rows: "targets")
 
 
-# Table III: attack accuracy using the outputs of individual activation layers (CIFAR100-AlexNet).
-TABLE3 = [
-    Row("Last layer (prediction vector)", "black_box", 74.6),
-    Row("Second to last", "outputs_2", 74.1),
-    Row("Third to last", "outputs_3", 72.9),
-    Row("Last three layers, combined", "outputs_123", 74.6),
-]
-
-# Table IV: attack accuracy using the gradients of individual layers (CIFAR100-AlexNet).
-TABLE4 = [
-    Row("Last layer parameters", "gradients_1", 75.1),
-    Row("Second to last layer parameters", "gradients_2", 74.6),
-    Row("Third to last layer parameters", "gradients_3", 73.5),
-    Row("Fourth to last layer parameters", "gradients_4", 72.6),
-    Row("Parameters of last four layers, combined", "gradients_1234", 75.15),
-]
-
-# Table V: combinations of gradients and outputs (CIFAR100-AlexNet).
-TABLE5 = [
-    Row("Gradients: last layer; outputs: none", "gradients_1", 75.10),
-    Row("Gradients: last layer; outputs: last layer", "gradients_1_outputs_1", 75.11),
-    Row("Gradients: last layer; outputs: all layers", "gradients_1_outputs_all", 75.12),
-    Row("Gradients: all layers; outputs: all layers", "gradients_all_outputs_all", 75.18),
-]
-
-# Table VI: size of the attacker's training data (CIFAR100-AlexNet, 50,000 target members):
-# (known members, known non-members, accuracy). The sweep is run at the same fractions of the profile's
-# attacker knowledge: 10k/25k = 0.4 ... (config ``standalone.knowledge_fractions``).
-TABLE6_PAPER = [(10000, 2000, 73.2), (15000, 2000, 73.7), (15000, 5000, 74.8), (25000, 5000, 75.1)]
-
-# Table VIII: the main stand-alone result, columns black-box / white-box outputs / white-box gradients.
-TABLE8_COLUMNS = [("Black-box", "black_box"), ("White-box (outputs)", "white_box_outputs"),
-                  ("White-box (gradients)", "gradients_1")]
-TABLE8_PAPER = {  # dataset: (architecture, train acc, test acc, black-box, outputs, gradients) in %
-    "cifar100/alexnet": ("AlexNet", 99, 44, 74.2, 74.6, 75.1),
-    "cifar100/resnet": ("ResNet", 89, 73, 62.2, 62.2, 64.3),
-    "cifar100/densenet": ("DenseNet", 100, 82, 67.7, 67.7, 74.3),
-    "texas100": ("Fully connected", 81.6, 52, 63.0, 63.3, 68.3),
-    "purchase100": ("Fully connected", 100, 80, 67.6, 67.6, 73.4),
-}
-
-STANDALONE_TABLES = {"table3": TABLE3, "table4": TABLE4, "table5": TABLE5}
+def _rows(*pairs: tuple[str, str]) -> tuple[Row, ...]:
+    """Rows whose name is their attack: (label, attack) pairs."""
+    return tuple(Row(attack, label, attack) for label, attack in pairs)
 
 
-def attack_groups(n_knowledge: int) -> dict[str, list[str]]:
-    """Disjoint groups of stand-alone attack variants, each trained in one job: a job pays seconds of
-    Python and torch start-up, so one job per variant would spend the default profile's budget on it."""
-    return {
-        "outputs": ["black_box", "outputs_2", "outputs_3", "outputs_123", "white_box_outputs"],
-        "gradients": ["gradients_1", "gradients_2", "gradients_3", "gradients_4", "gradients_1234"],
-        "combinations": ["gradients_1_outputs_1", "gradients_1_outputs_all",
-                         "gradients_all_outputs_all"],
-        "knowledge": [knowledge_attack(i) for i in range(n_knowledge)],
-    }
+@dataclass(frozen=True)
+class Table:
+    key: str  # results/tables/<key>.{csv,md}
+    title: str
+    rows: tuple[Row, ...]
+    paper: dict[str, dict] = field(default_factory=dict)  # paper model -> name -> value (%)
+    reference: str | None = None  # the one paper model every dataset is compared with, if any
+    notes: tuple[str, ...] = ()  # may hold {ci} (deepleak.tables.ci_note) and {gamma}
+
+    @property
+    def paper_label(self) -> str:
+        return "Paper %" if self.reference is None else "Paper % (CIFAR100-AlexNet)"
+
+    def values(self, data: str, arch: str) -> dict | None:
+        """The paper's values for a dataset entry that reads ``data`` with architecture ``arch``
+        (``cifar100`` + ``alexnet``, or ``purchase100``), or the reference model's; None if the
+        paper has none."""
+        if self.reference is not None:
+            return self.paper[self.reference]
+        return self.paper.get(f"{data}/{arch}") or self.paper.get(data)
+
+    def row(self, name: str) -> Row:
+        return next(r for r in self.rows if r.name == name)
+
+    @property
+    def attacks(self) -> list[str]:
+        """The attacks the table needs, each once, in row order."""
+        return list(dict.fromkeys(r.attack for r in self.rows))
+
+
+# --------------------------------------------------------------------------------------------------
+# The stand-alone scenario: Tables III-VIII
+# --------------------------------------------------------------------------------------------------
+STANDALONE_NOTES = (
+    "Accuracy on a balanced attack test set at the paper's 0.5 threshold; the attack model's "
+    "epoch is chosen on a validation split (the paper chose on the test set).",
+    "{ci}",
+    "Threshold baselines are calibrated on the shadow model (correctness needs no threshold).",
+    "'stand-in' marks a generated offline substitute for the real dataset (see the report).",
+)
+
+TABLE3 = Table(
+    "table3", "Table III: attack accuracy using the outputs of individual activation layers",
+    _rows(("Last layer (prediction vector)", "black_box"), ("Second to last", "outputs_2"),
+          ("Third to last", "outputs_3"), ("Last three layers, combined", "outputs_123")),
+    {ALEXNET: {"black_box": 74.6, "outputs_2": 74.1, "outputs_3": 72.9, "outputs_123": 74.6}},
+    reference=ALEXNET, notes=STANDALONE_NOTES)
+
+TABLE4 = Table(
+    "table4", "Table IV: attack accuracy using the gradients of individual layers",
+    _rows(("Last layer parameters", "gradients_1"),
+          ("Second to last layer parameters", "gradients_2"),
+          ("Third to last layer parameters", "gradients_3"),
+          ("Fourth to last layer parameters", "gradients_4"),
+          ("Parameters of last four layers, combined", "gradients_1234")),
+    {ALEXNET: {"gradients_1": 75.1, "gradients_2": 74.6, "gradients_3": 73.5, "gradients_4": 72.6,
+               "gradients_1234": 75.15}},
+    reference=ALEXNET, notes=STANDALONE_NOTES)
+
+TABLE5 = Table(
+    "table5", "Table V: attack accuracy for combinations of gradients and outputs",
+    _rows(("Gradients: last layer; outputs: none", "gradients_1"),
+          ("Gradients: last layer; outputs: last layer", "gradients_1_outputs_1"),
+          ("Gradients: last layer; outputs: all layers", "gradients_1_outputs_all"),
+          ("Gradients: all layers; outputs: all layers", "gradients_all_outputs_all")),
+    {ALEXNET: {"gradients_1": 75.10, "gradients_1_outputs_1": 75.11,
+               "gradients_1_outputs_all": 75.12, "gradients_all_outputs_all": 75.18}},
+    reference=ALEXNET, notes=STANDALONE_NOTES)
+
+# Table VI: the size of the attacker's training data (CIFAR100-AlexNet, 50,000 target members),
+# swept at the same fractions of a profile's attacker knowledge (config
+# ``standalone.knowledge_fractions``: 10k/25k = 0.4 ...). The paper's known members / non-members
+# per row:
+TABLE6_KNOWN = {knowledge_attack(0): (10000, 2000), knowledge_attack(1): (15000, 2000),
+                knowledge_attack(2): (15000, 5000), knowledge_attack(3): (25000, 5000)}
+_KNOWN_LABEL = "{members} known members, {nonmembers} known non-members"
+TABLE6 = Table(
+    "table6", "Table VI: attack accuracy for different sizes of the attacker's training data",
+    tuple(Row(a, _KNOWN_LABEL + f" (paper: {m} / {n})", a) for a, (m, n) in TABLE6_KNOWN.items()),
+    {ALEXNET: dict(zip(TABLE6_KNOWN, (73.2, 73.7, 74.8, 75.1), strict=True))},
+    reference=ALEXNET, notes=STANDALONE_NOTES)
+
+# Table VIII: the main stand-alone result, black-box vs white-box outputs vs white-box gradients,
+# with the paper's target models' train and test accuracy.
+TABLE8 = Table(
+    "table8", "Table VIII: attack accuracy of the stand-alone setting, black-box vs white-box",
+    _rows(("Black-box", "black_box"), ("White-box (outputs)", "white_box_outputs"),
+          ("White-box (gradients)", "gradients_1")),
+    {
+        "cifar100/alexnet": dict(arch="AlexNet", train_acc=99, test_acc=44, black_box=74.2,
+                                 white_box_outputs=74.6, gradients_1=75.1),
+        "cifar100/resnet": dict(arch="ResNet", train_acc=89, test_acc=73, black_box=62.2,
+                                white_box_outputs=62.2, gradients_1=64.3),
+        "cifar100/densenet": dict(arch="DenseNet", train_acc=100, test_acc=82, black_box=67.7,
+                                  white_box_outputs=67.7, gradients_1=74.3),
+        "texas100": dict(arch="Fully connected", train_acc=81.6, test_acc=52, black_box=63.0,
+                         white_box_outputs=63.3, gradients_1=68.3),
+        "purchase100": dict(arch="Fully connected", train_acc=100, test_acc=80, black_box=67.6,
+                            white_box_outputs=67.6, gradients_1=73.4),
+    },
+    notes=STANDALONE_NOTES)
+
+# The white-box attack of Table VIII, which Table VII and Figures 2 and 6 use.
+WHITE_BOX = "gradients_1"
+
+# Table VII: the unsupervised attack vs the shadow-model attack (white-box, §II-D), with Table
+# VIII's white-box (gradients) attack, the one both are compared with in the paper's text, for
+# reference.
+_TABLE7 = {"cifar100/alexnet": (75.0, 70.5), "cifar100/densenet": (71.2, 64.2),
+           "cifar100/resnet": (63.1, 60.9), "texas100": (66.3, 65.3), "purchase100": (71.0, 68.2)}
+TABLE7 = Table(
+    "table7", "Table VII: unsupervised attack vs shadow-model attack (white-box)",
+    (*_rows(("Unsupervised", "unsupervised"), ("Shadow models", "shadow_model")),
+     Row(WHITE_BOX, f"Reference: supervised, known members (Table VIII "
+                    f"{TABLE8.row(WHITE_BOX).label})", WHITE_BOX)),
+    {model: {**{k: TABLE8.paper[model][k] for k in ("arch", "train_acc", "test_acc", WHITE_BOX)},
+             "unsupervised": u, "shadow_model": s} for model, (u, s) in _TABLE7.items()},
+    notes=(
+        "Unsupervised: the attack network as an encoder-decoder trained on the attacker's records "
+        "without their membership; the test records' codes are split in two by spectral clustering "
+        "and the cluster with the smaller mean last-layer gradient norm is called members. "
+        "Accuracy is that clustering's; AUC and TPRs rank the records by their code, signed "
+        "towards the member cluster.",
+        "Shadow models: the same white-box attack model trained on one shadow model's members and "
+        "non-members (disjoint from the target's data), applied to the target's attack test set.",
+        "Accuracy on the balanced attack test set of the stand-alone scenario (Table VIII's). {ci}",
+        "Threshold baselines are calibrated on the shadow model, the knowledge of the shadow-model "
+        "attack (correctness needs no threshold).",
+        STANDALONE_NOTES[-1],
+    ))
+
+STANDALONE_TABLES = {t.key: t for t in (TABLE3, TABLE4, TABLE5, TABLE6, TABLE8)}
+
+
+def standalone_table(key: str, n_knowledge: int) -> Table:
+    """A stand-alone table as a profile runs it: Table VI has one row per knowledge fraction (the
+    paper's first rows, then rows with no paper value)."""
+    table = STANDALONE_TABLES[key]
+    if key != "table6":
+        return table
+    extra = (Row(a, _KNOWN_LABEL, a) for a in map(knowledge_attack, range(n_knowledge))
+             if a not in TABLE6_KNOWN)
+    return replace(table, rows=(*table.rows, *extra)[:n_knowledge])
 
 
 def standalone_attacks(n_knowledge: int) -> list[str]:
-    """Every attack the stand-alone tables need, each listed once."""
-    names = [a for _, a in TABLE8_COLUMNS]
-    for rows in STANDALONE_TABLES.values():
-        names += [r.attack for r in rows]
-    names += [knowledge_attack(i) for i in range(n_knowledge)]
-    return list(dict.fromkeys(names))
+    """Every attack the stand-alone Tables III-VI and VIII need, each listed once."""
+    keys = ["table8", "table3", "table4", "table5", "table6"]
+    return list(dict.fromkeys(a for k in keys for a in standalone_table(k, n_knowledge).attacks))
 
 
-# Table VII: unsupervised attack vs shadow-model attack (white-box), accuracy in % (SPEC.md 5). The
-# supervised reference row is Table VIII's white-box (gradients) column, the attack both are compared
-# with in the paper's text. Keys as in TABLE8_PAPER: "<data>/<arch>" for CIFAR-100, else "<data>".
-TABLE7_COLUMNS = [("Unsupervised", "unsupervised"), ("Shadow models", "shadow_model")]
-TABLE7_PAPER = {  # dataset: (architecture, unsupervised, shadow models) in %
-    "cifar100/alexnet": ("AlexNet", 75.0, 70.5),
-    "cifar100/densenet": ("DenseNet", 71.2, 64.2),
-    "cifar100/resnet": ("ResNet", 63.1, 60.9),
-    "texas100": ("Fully connected", 66.3, 65.3),
-    "purchase100": ("Fully connected", 71.0, 68.2),
-}
-
-# Table IX: fine-tuned models (D = 60 % of the Table II training set, D_delta = 40 %, D-bar the
-# non-members; the attacker holds the model before and after fine-tuning). Columns: the fine-tuned
-# model's train and test accuracy, then the three membership tasks (deepleak/finetune.py TASKS).
-TABLE9_TASKS = [("D vs D_Δ", "d_vs_d_delta"), ("D vs D̄ (non-members)", "d_vs_nonmembers"),
-                ("D_Δ vs D̄ (non-members)", "d_delta_vs_nonmembers")]
-TABLE9_PAPER = {  # dataset: (architecture, train acc, test acc, D vs D_delta, D vs D-bar,
-    #                          D_delta vs D-bar) in %
-    "cifar100/alexnet": ("AlexNet", 100.0, 39.8, 62.1, 75.4, 71.3),
-    "cifar100/densenet": ("DenseNet", 100.0, 64.3, 63.3, 74.6, 71.5),
-    "texas100": ("Fully connected", 95.2, 48.6, 58.4, 68.4, 67.2),
-    "purchase100": ("Fully connected", 100.0, 77.5, 64.4, 73.8, 71.2),
-}
+def check_rules(needed: list[str], produced: list[str]) -> None:
+    """Raise, naming them, if some attacks a table needs are made by no rule (at parse time)."""
+    missing = [a for a in needed if a not in set(produced)]
+    if missing:
+        raise ValueError(f"the tables need the attacks {missing}, which no rule makes: declare "
+                         f"each in deepleak/variants.py VARIANTS (with its group) or remove its "
+                         f"table row (deepleak/paper.py)")
 
 
-def paper_reference(table: dict, data: str, arch: str):
-    """A dataset entry's row of a paper table keyed like TABLE8_PAPER (Table VII, IX): by data and
-    architecture ("cifar100/alexnet"), else by data alone (the FC datasets); None if the paper has none."""
-    return table.get(f"{data}/{arch}") or table.get(data)
+def check_standalone_rules(n_knowledge: int, single_attacks: list[str]) -> dict[str, list[str]]:
+    """The stand-alone attack groups (one rule each), checked against every attack the tables need:
+    Tables III-VI and VIII, and Table VII (whose other attacks, ``single_attacks``, have a rule
+    each)."""
+    groups = attack_groups(n_knowledge)
+    check_rules(standalone_attacks(n_knowledge) + TABLE7.attacks,
+                [a for attacks in groups.values() for a in attacks] + list(single_attacks))
+    return groups
 
 
 # --------------------------------------------------------------------------------------------------
-# Federated learning (SPEC.md 1.3-1.4, 5): Tables X, XII and XIII. The runs and observers are defined in
-# deepleak/federated.py.
+# Fine-tuning (§II-B): Table IX
 # --------------------------------------------------------------------------------------------------
-# Table X: federated learning, 4 participants. Columns as (label, run, observer, test set): the passive
-# rows are scored on the attack test set, the active ones on their 100 + 100 target records (SPEC.md 1.4).
-TABLE10_COLUMNS = [
-    ("Global (central) attacker: passive", "passive", "central", "test"),
-    ("Global attacker, active: gradient ascent", "central_ascent", "central", "targets"),
-    ("Global attacker, active: isolating", "isolating", "central", "targets"),
-    ("Global attacker, active: isolating + gradient ascent", "isolating_ascent", "central", "targets"),
-    ("Local attacker: passive", "passive", "local", "test"),
-    ("Local attacker, active: gradient ascent", "local_ascent", "local", "targets"),
-]
-# Table X: rows with no paper value, the passive attacks on the active attacks' target records (the
-# comparison the active rows need: same 200 records, no attack on the training).
-TABLE10_PASSIVE_ON_TARGETS = [
-    ("Global attacker: passive, on the active attacks' target records", "central"),
-    ("Local attacker: passive, on the active attacks' target records", "local"),
-]
-TABLE10_PAPER = {  # Table X, in TABLE10_COLUMNS order, in %
-    "cifar100/alexnet": (85.1, 88.2, 89.0, 92.1, 73.1, 76.3),
-    "cifar100/densenet": (79.2, 82.1, 84.3, 87.3, 72.2, 76.7),
-    "texas100": (66.4, 69.5, 69.3, 71.7, 62.4, 66.4),
-    "purchase100": (72.4, 75.4, 75.3, 82.5, 65.8, 69.8),
-}
+# D = 60 % of the Table II training set, D_Δ = 40 %, D̄ the non-members; the attacker holds the
+# model before and after fine-tuning. One row per membership task (deepleak/finetune.py TASKS), and
+# the fine-tuned model's train and test accuracy.
+TABLE9 = Table(
+    "table9", "Table IX: attack accuracy on fine-tuned models (both snapshots observed)",
+    _rows(("D vs D_Δ", "d_vs_d_delta"), ("D vs D̄ (non-members)", "d_vs_nonmembers"),
+          ("D_Δ vs D̄ (non-members)", "d_delta_vs_nonmembers")),
+    {
+        "cifar100/alexnet": dict(arch="AlexNet", train_acc=100.0, test_acc=39.8, d_vs_d_delta=62.1,
+                                 d_vs_nonmembers=75.4, d_delta_vs_nonmembers=71.3),
+        "cifar100/densenet": dict(arch="DenseNet", train_acc=100.0, test_acc=64.3,
+                                  d_vs_d_delta=63.3, d_vs_nonmembers=74.6,
+                                  d_delta_vs_nonmembers=71.5),
+        "texas100": dict(arch="Fully connected", train_acc=95.2, test_acc=48.6, d_vs_d_delta=58.4,
+                         d_vs_nonmembers=68.4, d_delta_vs_nonmembers=67.2),
+        "purchase100": dict(arch="Fully connected", train_acc=100.0, test_acc=77.5,
+                            d_vs_d_delta=64.4, d_vs_nonmembers=73.8, d_delta_vs_nonmembers=71.2),
+    },
+    notes=(
+        "A model trained on D (60 % of the target training set) is fine-tuned on D_Δ (the other "
+        "40 %); the attacker holds both snapshots, and one attack model reads the features of both "
+        "(T = 2, SPEC.md 2.4). In each task the first set is called positive (member of it).",
+        STANDALONE_NOTES[0] + " {ci}",
+        "Baselines: the loss threshold on one snapshot alone, calibrated on the attacker's known "
+        "records of the task (all five baselines per snapshot are in each task's metrics.json).",
+        STANDALONE_NOTES[-1],
+    ))
+# The threshold baseline shown per task (Sablayrolles et al. 2019: the reference).
+TABLE9_BASELINE = "loss"
+
+# --------------------------------------------------------------------------------------------------
+# Federated learning (§II-B, §II-C): Tables X, XII and XIII. The runs and observers are defined in
+# deepleak/federated.py; a row's attack is "<run>:<observer>" and the epochs are a profile's.
+# --------------------------------------------------------------------------------------------------
+FEDERATED_NOTES = (
+    "Accuracy on a balanced attack test set at the paper's 0.5 threshold; the attack model (one "
+    "per attacked party, T observed rounds through shared components concatenated before the "
+    "encoder, SPEC.md 2.4) is selected on a validation split (the paper selected on the test set).",
+    "Central attacker: one attack per party on its uploads; its test sets are pooled, so the "
+    "accuracy is the average over parties. Local attacker: the last party, on the global models, "
+    "against the union of the other parties' data.",
+    "{ci}",
+    "The global model's test accuracy is that of the final round's FedAvg model of the same run "
+    "(isolating runs: the model the other parties share).",
+    STANDALONE_NOTES[-1],
+)
+
+# Table X: 4 participants. The passive rows are scored on the attack test set, the active ones on
+# their 100 + 100 target records (§II-C); the last two rows, with no paper value, are the passive
+# attacks on those target records (same 200 records, no attack on the training: the fair reference
+# for the active rows).
+TABLE10 = Table(
+    "table10", "Table X: membership inference in federated learning, central (global) and local "
+               "attackers, passive and active",
+    (Row("central_passive", "Global (central) attacker: passive", "passive:central"),
+     Row("central_ascent", "Global attacker, active: gradient ascent", "central_ascent:central",
+         "targets"),
+     Row("isolating", "Global attacker, active: isolating", "isolating:central", "targets"),
+     Row("isolating_ascent", "Global attacker, active: isolating + gradient ascent",
+         "isolating_ascent:central", "targets"),
+     Row("local_passive", "Local attacker: passive", "passive:local"),
+     Row("local_ascent", "Local attacker, active: gradient ascent", "local_ascent:local",
+         "targets"),
+     Row("central_passive_on_targets",
+         "Global attacker: passive, on the active attacks' target records", "passive:central",
+         "targets"),
+     Row("local_passive_on_targets", "Local attacker: passive, on the active attacks' target "
+                                     "records", "passive:local", "targets")),
+    {model: dict(zip(("central_passive", "central_ascent", "isolating", "isolating_ascent",
+                      "local_passive", "local_ascent"), values, strict=True))
+     for model, values in {
+        "cifar100/alexnet": (85.1, 88.2, 89.0, 92.1, 73.1, 76.3),
+        "cifar100/densenet": (79.2, 82.1, 84.3, 87.3, 72.2, 76.7),
+        "texas100": (66.4, 69.5, 69.3, 71.7, 62.4, 66.4),
+        "purchase100": (72.4, 75.4, 75.3, 82.5, 65.8, 69.8),
+    }.items()},
+    notes=(*FEDERATED_NOTES,
+           "Active attacks are scored on their target records (100 members, 100 non-members; "
+           "SPEC.md 1.4; bootstrap CIs are wide, about +/-7 pp); gradient-ascent rate gamma = "
+           "{gamma}.",
+           "Paper values: Purchase100 / Texas100 FC models, 4 parties, epochs 40-100 of 100."))
 # Table X's observed epochs: [40, 60, 80, 90, 100] of 100 rounds (Purchase100, Texas100) and
 # [100, 150, 200, 250, 300] of 300 (CIFAR100); config/paper.yaml has them.
 
-# Table XII: the passive global attacker vs the observed epochs (CIFAR100-AlexNet, 300 rounds):
-# (epochs, accuracy %). DeepLeak scales the first three sets to a profile's rounds; the fourth is
-# Table X's observed epochs, as in the paper (85.1 % in both tables).
-TABLE12_PAPER = [
-    ([5, 10, 15, 20, 25], 57.4),
-    ([10, 20, 30, 40, 50], 76.5),
-    ([50, 100, 150, 200, 250], 79.5),
-    ([100, 150, 200, 250, 300], 85.1),
-]
+# Table XII: the passive central attacker vs the observed epochs (CIFAR100-AlexNet, 300 rounds).
+# DeepLeak scales the first three epoch sets to a profile's rounds; the fourth is Table X's observed
+# epochs, as in the paper (85.1 % in both tables). A row's name is its paper epochs.
 TABLE12_PAPER_ROUNDS = 300
+TABLE12_EPOCHS = ([5, 10, 15, 20, 25], [10, 20, 30, 40, 50], [50, 100, 150, 200, 250],
+                  [100, 150, 200, 250, 300])
+TABLE12 = Table(
+    "table12", "Table XII: the passive central attacker as the observed epochs change",
+    tuple(Row("-".join(map(str, e)), "Rounds {epochs} of {rounds} (paper: epochs "
+              + ", ".join(map(str, e)) + f" of {TABLE12_PAPER_ROUNDS})", "passive:central")
+          for e in TABLE12_EPOCHS),
+    {ALEXNET: {"5-10-15-20-25": 57.4, "10-20-30-40-50": 76.5, "50-100-150-200-250": 79.5,
+               "100-150-200-250-300": 85.1}},
+    reference=ALEXNET, notes=FEDERATED_NOTES)
 
-# Table XIII: the passive local attacker vs the number of participants (CIFAR100-AlexNet), in %. The
-# 4-party value does not match Table X's local passive AlexNet (73.1 %; SPEC.md 8.4).
-TABLE13_PAPER = {2: 89.0, 3: 78.1, 4: 76.7, 5: 67.2}
+# Table XIII: the passive local attacker vs the number of participants (CIFAR100-AlexNet), by run
+# (deepleak/federated.py: the run with federated.parties parties is Table X's passive run). The
+# 4-party value does not match Table X's local passive AlexNet (73.1 %); the paper does not say why.
+TABLE13 = Table(
+    "table13", "Table XIII: the passive local attacker as the number of parties changes",
+    tuple(Row(f"parties{n}", f"{n} parties", f"parties{n}:local") for n in (2, 3, 4, 5)),
+    {ALEXNET: {"parties2": 89.0, "parties3": 78.1, "parties4": 76.7, "parties5": 67.2}},
+    reference=ALEXNET, notes=FEDERATED_NOTES)
+
+FEDERATED_TABLES = {t.key: t for t in (TABLE10, TABLE12, TABLE13)}
+
+
+def table13_rows(parties: int, party_sweep: list[int]) -> list[Row]:
+    """Table XIII's rows as a profile runs them: one per party count of ``federated.party_sweep``
+    (the run with ``federated.parties`` parties is Table X's passive run)."""
+    run = lambda n: "passive" if n == parties else f"parties{n}"  # noqa: E731
+    return [Row(f"parties{n}", f"{n} parties", f"{run(n)}:local") for n in sorted(party_sweep)]

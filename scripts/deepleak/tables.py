@@ -1,9 +1,11 @@
-"""The paper's tables, reproduced: our value beside the paper's, with CIs, AUC and low-FPR TPR.
+"""The paper's tables, reproduced: our value beside the paper's, with CIs, AUC and low-FPR TPR. The
+tables themselves (rows, attacks, paper values) are declared in deepleak/paper.py; this module turns
+metrics records into rows and renders them (the one place that writes Markdown).
 
-Every table is one tidy CSV (one row per dataset and table row) and one Markdown page grouped by dataset.
-Accuracies are in %, AUC in [0, 1], TPRs in %. With one replicate the CI is the bootstrap CI of the
-attack test set; with several it is a t-interval over replicates (independent splits, target models and
-attack models), and the value is their mean.
+Every table is one tidy CSV (one row per dataset and table row) and one Markdown page grouped by
+dataset. Accuracies are in %, AUC in [0, 1], TPRs in %. With one replicate the CI is the bootstrap
+CI of the attack test set; with several it is a t-interval over replicates (independent splits,
+target models and attack models), and the value is their mean.
 """
 from __future__ import annotations
 
@@ -34,25 +36,47 @@ def aggregate(results: list[dict], confidence: float = 0.95) -> dict:
     return row
 
 
-def attack_rows(table: str, dataset: str, source: str, rows: list[tuple[str, str, float | None]],
-                attacks: dict[str, list[dict]], baselines: dict[str, list[dict]],
-                confidence: float = 0.95) -> list[dict]:
-    """One record per table row (label, attack name, paper accuracy), then the threshold baselines."""
-    out = []
-    for label, attack, paper in rows:
-        row = {"table": table, "dataset": dataset, "source": source, "row": label, "attack": attack,
-               **aggregate(attacks[attack], confidence), "paper_accuracy": paper}
-        row["delta_pp"] = row["accuracy"] - paper if paper is not None else float("nan")
-        out.append(row)
-    for name, results in baselines.items():
-        out.append({"table": table, "dataset": dataset, "source": source,
-                    "row": f"Baseline: {name.replace('_', ' ')} threshold", "attack": f"baseline_{name}",
-                    **aggregate(results, confidence), "paper_accuracy": None,
-                    "delta_pp": float("nan")})
+def ci_note(n_replicates: int) -> str:
+    return ("CIs: " + (f"t-interval over {n_replicates} replicates." if n_replicates > 1
+                       else "bootstrap over the attack test set."))
+
+
+def source_label(provenance: dict) -> str:
+    return "stand-in" if provenance["source"] == "synthetic" else "real"
+
+
+def row(table: str, dataset: str, source: str, label: str, results: list[dict],
+        paper: float | None, confidence: float, *, attack: str | None = None, **extra) -> dict:
+    """One table row: the metrics of one attack on one test set (``results``: one
+    deepleak.metrics.evaluate dict per replicate) aggregated, the paper's value and the
+    difference."""
+    out = {"table": table, "dataset": dataset, "source": source, "row": label,
+           **({"attack": attack} if attack is not None else {}), **aggregate(results, confidence),
+           "paper_accuracy": paper, **extra}
+    out["delta_pp"] = out["accuracy"] - paper if paper is not None else float("nan")
     return out
 
 
-def _fmt(value, digits=1, pct=False):
+def attack_rows(table, dataset: str, source: str, attacks: dict[str, list[dict]],
+                values: dict | None, confidence: float, labels: dict[str, str] | None = None
+                ) -> list[dict]:
+    """The rows of a paper table (deepleak.paper.Table) on one dataset, then the threshold
+    baselines.
+    ``attacks``: metrics records (deepleak.metrics.record) by attack name, one per replicate;
+    ``values``: the paper's values by row name (None: the paper has none); ``labels``: row labels
+    filled in at run time, by row name."""
+    labels = labels or {}
+    out = [row(table.key, dataset, source, labels.get(r.name, r.label),
+               [a["metrics"][r.test] for a in attacks[r.attack]],
+               values.get(r.name) if values else None, confidence, attack=r.attack)
+           for r in table.rows]
+    baselines = [name for name, records in attacks.items() if records[0]["kind"] == "threshold"]
+    return out + [row(table.key, dataset, source, f"Baseline: {name.replace('_', ' ')} threshold",
+                      [a["metrics"]["test"] for a in attacks[name]], None, confidence,
+                      attack=f"baseline_{name}") for name in baselines]
+
+
+def fmt(value, digits=1, pct=False):
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:.{digits}f}{' %' if pct else ''}"
@@ -61,26 +85,39 @@ def _fmt(value, digits=1, pct=False):
 def _with_ci(row, name, digits):
     lo, hi = row.get(f"{name}_ci_low"), row.get(f"{name}_ci_high")
     if lo is None or math.isnan(lo):
-        return _fmt(row[name], digits)
+        return fmt(row[name], digits)
     return f"{row[name]:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
 def to_markdown(df: pd.DataFrame, title: str, paper_label: str, notes: list[str],
-                dataset_headers: dict[str, str]) -> str:
-    """A Markdown page: one section per dataset, the paper's value beside ours."""
+                dataset_headers: dict[str, str], extra: tuple = ()) -> str:
+    """A Markdown page: one section per dataset, the paper's value beside ours. ``extra``: more
+    columns, (header, function of a row) pairs (Tables X-XIII: the global model's accuracy and the
+    test set's size, without which an active attack cannot be judged)."""
     lines = [f"# {title}", ""]
     lines += [f"- {n}" for n in notes]
     for dataset, group in df.groupby("dataset", sort=False):
         lines += ["", f"## {dataset_headers.get(dataset, dataset)}", "",
                   f"| Row | Accuracy % (95% CI) | {paper_label} | Δ pp | AUC (95% CI) | TPR @ 1% FPR | "
-                  f"TPR @ 0.1% FPR |",
-                  "|---|---|---|---|---|---|---|"]
+                  f"TPR @ 0.1% FPR |" + "".join(f" {h} |" for h, _ in extra),
+                  "|" + "---|" * (7 + len(extra))]
         for _, r in group.iterrows():
             lines.append(
-                f"| {r['row']} | {_with_ci(r, 'accuracy', 1)} | {_fmt(r['paper_accuracy'], 2)} | "
-                f"{_fmt(r['delta_pp'], 1)} | {_with_ci(r, 'auc', 3)} | "
-                f"{_fmt(r['tpr_at_0.01_fpr'], 2, True)} | {_fmt(r['tpr_at_0.001_fpr'], 2, True)} |")
+                f"| {r['row']} | {_with_ci(r, 'accuracy', 1)} | {fmt(r['paper_accuracy'], 2)} | "
+                f"{fmt(r['delta_pp'], 1)} | {_with_ci(r, 'auc', 3)} | "
+                f"{fmt(r['tpr_at_0.01_fpr'], 2, True)} | {fmt(r['tpr_at_0.001_fpr'], 2, True)} |"
+                + "".join(f" {fn(r)} |" for _, fn in extra))
     return "\n".join(lines) + "\n"
+
+
+def render(records: list[dict], table, notes: dict, headers: dict[str, str], csv_out, md_out,
+           extra: tuple = ()) -> None:
+    """Write a table (deepleak.paper.Table) as CSV and Markdown; ``notes`` fills its notes'
+    placeholders ({ci}, {gamma})."""
+    df = pd.DataFrame.from_records(records)
+    write(df, csv_out, md_out, to_markdown(df, table.title, table.paper_label,
+                                           [n.format(**notes) for n in table.notes], headers,
+                                           extra))
 
 
 def write(df: pd.DataFrame, csv_path, md_path, markdown: str) -> None:
@@ -90,3 +127,59 @@ def write(df: pd.DataFrame, csv_path, md_path, markdown: str) -> None:
         df.to_csv(tmp, index=False, float_format="%.4f")
     with atomic_path(md_path, ".md") as tmp:
         tmp.write_text(markdown)
+
+
+# --------------------------------------------------------------------------------------------------
+# reading a table's inputs
+# --------------------------------------------------------------------------------------------------
+def collect(paths, keys) -> dict:
+    """{key: {attack: [metrics record, one per replicate]}} from metrics.json files and the key
+    (dataset, or dataset and task) of each."""
+    from deepleak.artifacts import load_json
+
+    out: dict = {}
+    for key, path in zip(keys, paths, strict=True):
+        for name, record in load_json(path)["attacks"].items():
+            out.setdefault(key, {}).setdefault(name, []).append(record)
+    return out
+
+
+def mean_accuracy(metas: list[dict], key: str) -> float:
+    """A model's train or test accuracy in %, averaged over replicates (meta.json files)."""
+    return 100 * sum(m[key] for m in metas) / len(metas)
+
+
+def known_sizes(record: dict) -> dict[str, int]:
+    """The members and non-members a supervised attack knew (trained and validated on)."""
+    t = record["training"]
+    return {k: t["n_train"][k] + t["n_validation"][k] for k in ("members", "nonmembers")}
+
+
+def standalone(table, attacks: dict, targets: dict[str, list[dict]], sources: dict[str, str],
+               data: dict[str, str], confidence: float, *, paper_columns: bool = True):
+    """Records and per-dataset headers of a stand-alone table (Tables III-VIII): its rows, the
+    threshold baselines, and the target model's accuracy beside the paper's (Table VIII's).
+    ``attacks``, ``targets`` (meta.json per replicate), ``sources`` and ``data`` by dataset. A row
+    label with placeholders (Table VI) is filled with the sizes its attacker knew."""
+    from deepleak.paper import TABLE8
+
+    records, headers = [], {}
+    for dataset, source in sources.items():
+        train_acc = mean_accuracy(targets[dataset], "train_acc")
+        test_acc = mean_accuracy(targets[dataset], "test_acc")
+        arch = targets[dataset][0]["model_cfg"]["arch"]
+        model = TABLE8.values(data[dataset], arch)
+        headers[dataset] = (f"{dataset} ({source}), {arch} target model: train accuracy "
+                            f"{train_acc:.1f} %, test accuracy {test_acc:.1f} %"
+                            + (f" (paper: {model['train_acc']} % / {model['test_acc']} %)"
+                               if model else ""))
+        labels = {r.name: r.label.format(**known_sizes(attacks[dataset][r.attack][0]))
+                  for r in table.rows if "{" in r.label}
+        for rec in attack_rows(table, dataset, source, attacks[dataset],
+                               table.values(data[dataset], arch), confidence, labels):
+            rec.update(target_train_acc=train_acc, target_test_acc=test_acc)
+            if paper_columns:
+                rec.update(paper_train_acc=model["train_acc"] if model else None,
+                           paper_test_acc=model["test_acc"] if model else None)
+            records.append(rec)
+    return records, headers

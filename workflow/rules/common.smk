@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from deepleak import federated_runs as dl_runs  # noqa: E402
 from deepleak import finetune as dl_finetune  # noqa: E402
 from deepleak import paper  # noqa: E402
-from deepleak import registry  # noqa: E402 - the data sets: names, kinds, raw files
+from deepleak import variants  # noqa: E402
 
 
 class ConfigError(ValueError):
@@ -101,8 +101,8 @@ def _check_variants():
     for key, variant in (("finetune.attack", FINETUNE["attack"]),
                          ("shadow_attack.attack", SHADOW_ATTACK["attack"]),
                          ("unsupervised.attack", UNSUPERVISED["attack"])):
-        if variant not in paper.VARIANTS:
-            raise ConfigError(f"config: {key} is {variant!r}; choose one of {sorted(paper.VARIANTS)}")
+        if variant not in variants.VARIANTS:
+            raise ConfigError(f"config: {key} is {variant!r}; choose one of {sorted(variants.VARIANTS)}")
 
 
 def _check_finetune():
@@ -217,7 +217,7 @@ def table12_epoch_sets(dataset):
         return []
     cfg = federated_cfg(dataset)
     scaled = [dl_runs.scale_epochs(epochs, paper.TABLE12_PAPER_ROUNDS, cfg["rounds"])
-              for epochs, _ in paper.TABLE12_PAPER[:-1]]
+              for epochs in paper.TABLE12_EPOCHS[:-1]]
     return [*scaled, list(cfg["observed_epochs"])]
 
 

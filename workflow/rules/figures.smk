@@ -52,7 +52,7 @@ for _figure in ("figure2", "figure6"):
                             dataset=STANDALONE_DATASETS, rep=FIGURE_REP),
             scores=expand("results/{dataset}/standalone/{rep}/attacks/{attack}/scores.npz",
                           dataset=STANDALONE_DATASETS, rep=FIGURE_REP,
-                          attack=paper.TABLE8_COLUMNS[-1][1]),
+                          attack=paper.WHITE_BOX),
             provenance=provenance(STANDALONE_DATASETS),
         output:
             png=report(f"figures/{_figure}.png", caption=f"../report/{_figure}.rst", category="Figures"),
@@ -62,7 +62,7 @@ for _figure in ("figure2", "figure6"):
         params:
             figure=_figure,
             datasets=STANDALONE_DATASETS,
-            attack=paper.TABLE8_COLUMNS[-1][1],
+            attack=paper.WHITE_BOX,
             min_per_class=STANDALONE["per_class_min_records"],
         script:
             "../../scripts/plot_per_class.py"

@@ -2,31 +2,24 @@
 # value beside ours, and one named target per table (`snakemake --cores all table8`). One small script
 # per table family over the shared table layer (deepleak/tables.py), so editing one reruns only its own.
 
-STANDALONE_TABLES = ["table3", "table4", "table5", "table6", "table8"]
-FEDERATED_TABLES = ["table10", "table12", "table13"]
+STANDALONE_TABLES = list(paper.STANDALONE_TABLES)
+FEDERATED_TABLES = list(paper.FEDERATED_TABLES)
 TABLES = [*STANDALONE_TABLES, "table7", *(["table9"] if FINETUNE_DATASETS else []),
           *FEDERATED_TABLES]
 
 
-def standalone_table_attacks(table):
-    if table == "table8":
-        return [a for _, a in paper.TABLE8_COLUMNS]
-    if table == "table6":
-        return [paper.knowledge_attack(i) for i in range(len(STANDALONE["knowledge_fractions"]))]
-    return [r.attack for r in paper.STANDALONE_TABLES[table]]
-
-
 def standalone_table_keys(table):
+    """(dataset, replicate, attack) of each metrics.json a table reads: the attacks its rows need
+    (deepleak/paper.py), then the baselines."""
+    attacks = paper.standalone_table(table, len(STANDALONE["knowledge_fractions"])).attacks
     return [(d, r, a) for d in STANDALONE_DATASETS for r in REPLICATES
-            for a in standalone_table_attacks(table)]
+            for a in [*attacks, "baselines"]]
 
 
 def standalone_table_inputs(wc):
-    keys = standalone_table_keys(wc.table)
-    base = "results/{}/standalone/{}"
     return {
-        "metrics": [f"{base.format(d, r)}/attacks/{a}/metrics.json" for d, r, a in keys],
-        "baselines": standalone_paths("results/{dataset}/standalone/{rep}/attacks/baselines/metrics.json"),
+        "metrics": [f"results/{d}/standalone/{r}/attacks/{a}/metrics.json"
+                    for d, r, a in standalone_table_keys(wc.table)],
         "target": standalone_paths("results/{dataset}/standalone/{rep}/models/target/meta.json"),
         "provenance": provenance(STANDALONE_DATASETS),
     }
@@ -44,28 +37,23 @@ rule make_standalone_table:
     log:
         "logs/tables/{table}.log",
     params:
-        entries=lambda wc: standalone_table_keys(wc.table),
+        entries=lambda wc: [d for d, _, _ in standalone_table_keys(wc.table)],
         datasets=STANDALONE_DATASETS,
         replicates=REPLICATES,
-        knowledge_fractions=STANDALONE["knowledge_fractions"],
+        n_knowledge=len(STANDALONE["knowledge_fractions"]),
         confidence=config["metrics"]["confidence"],
     script:
         "../../scripts/make_standalone_table.py"
 
 
-def table7_paths(attack):
-    return standalone_paths(f"results/{{dataset}}/standalone/{{rep}}/attacks/{attack}/metrics.json",
-                            datasets=STANDALONE_DATASETS)
+TABLE7_KEYS = [(d, r, a) for d in STANDALONE_DATASETS for r in REPLICATES
+               for a in [*paper.TABLE7.attacks, "baselines"]]
 
 
 rule make_table7:
     input:
-        unsupervised=table7_paths("unsupervised"),
-        shadow_model=table7_paths("shadow_model"),
-        supervised=table7_paths(paper.TABLE8_COLUMNS[-1][1]),
-        baselines=table7_paths("baselines"),
-        target=standalone_paths("results/{dataset}/standalone/{rep}/models/target/meta.json",
-                                datasets=STANDALONE_DATASETS),
+        metrics=[f"results/{d}/standalone/{r}/attacks/{a}/metrics.json" for d, r, a in TABLE7_KEYS],
+        target=standalone_paths("results/{dataset}/standalone/{rep}/models/target/meta.json"),
         provenance=provenance(STANDALONE_DATASETS),
     output:
         csv=report("results/tables/table7.csv", caption="../report/table7.rst", category="Tables",
@@ -74,6 +62,7 @@ rule make_table7:
     log:
         "logs/tables/table7.log",
     params:
+        entries=[d for d, _, _ in TABLE7_KEYS],
         datasets=STANDALONE_DATASETS,
         replicates=REPLICATES,
         data={d: data_of(d) for d in STANDALONE_DATASETS},
@@ -134,7 +123,7 @@ rule make_federated_table:
         rounds={d: federated_cfg(d)["rounds"] for d in FEDERATED_DATASETS},
         observed_epochs={d: federated_cfg(d)["observed_epochs"] for d in FEDERATED_DATASETS},
         epoch_sets={d: table12_epoch_sets(d) for d in FEDERATED_DATASETS},
-        # How Table X's paper values are looked up (deepleak/paper.py paper_reference).
+        # How Table X's paper values are looked up (deepleak/paper.py Table.values).
         references={d: [data_of(d), dataset_cfg(d)["model"]["arch"]] for d in FEDERATED_DATASETS},
         confidence=config["metrics"]["confidence"],
     script:
