@@ -4,7 +4,7 @@ entropy (Eq. 5); both show the attack's ROC on the classes with a small, medium 
 member / non-member gap (deepleak/perclass.py says how they are chosen)."""
 
 import numpy as np
-from deepleak import artifacts, baselines, features, paper, perclass, plots
+from deepleak import artifacts, baselines, features, paper, perclass, plots, variants
 
 
 def panel(feats, meta, scores, figure, min_per_class):
@@ -50,7 +50,7 @@ def main(
             figure,
             min_per_class,
         )
-        panels[dataset] = {**p, "attack": paper.variant_of(attack)[0].description}
+        panels[dataset] = {**p, "attack": variants.variant_of(attack)[0].description}
         source = "stand-in" if artifacts.load_json(p_path)["source"] == "synthetic" else "real"
         titles[dataset] = f"{dataset} ({source})"
     fig = plots.figure2(panels, titles) if figure == "figure2" else plots.figure6(panels, titles)

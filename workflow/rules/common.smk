@@ -11,8 +11,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from deepleak import federated_runs as dl_runs  # noqa: E402
 from deepleak import finetune as dl_finetune  # noqa: E402
-from deepleak import paper  # noqa: E402
-from deepleak import variants  # noqa: E402
+from deepleak import paper  # noqa: E402 - the paper's tables: rows, attacks, values
+from deepleak import registry  # noqa: E402 - the data sets: names, kinds, raw files
+from deepleak import variants  # noqa: E402 - the attack variants: features, groups
 
 
 class ConfigError(ValueError):
