@@ -4,7 +4,7 @@ entropy (Eq. 5); both show the attack's ROC on the classes with a small, medium 
 member / non-member gap (deepleak/perclass.py says how they are chosen)."""
 
 import numpy as np
-from deepleak import artifacts, baselines, features, paper, perclass, plots, variants
+from deepleak import artifacts, baselines, features, perclass, plots, variants
 
 
 def panel(feats, meta, scores, figure, min_per_class):
