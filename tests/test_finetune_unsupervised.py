@@ -6,9 +6,6 @@ Run: cd /work/main && .venv/bin/python -m pytest tests/test_finetune_unsupervise
 from __future__ import annotations
 
 import inspect
-import shutil
-import subprocess
-import sys
 import tracemalloc
 from pathlib import Path
 
@@ -16,7 +13,6 @@ import numpy as np
 import pytest
 import run_unsupervised_attack
 import torch
-import yaml
 from deepleak import artifacts, attack, features, finetune, models, training, unsupervised, variants
 from deepleak.splits import SplitError
 from sklearn.neighbors import kneighbors_graph
@@ -193,39 +189,6 @@ def test_unsupervised_attack_finds_planted_membership_without_labels(planted):
     for key in ("records", "code", "score", "threshold", "member_side"):
         assert np.array_equal(scores[key], p_scores[key]), key
     assert p_result["accuracy"] < 0.65  # the poisoned labels are noise to the same decisions
-
-
-# --------------------------------------------------------------------------------------------------
-# the workflow: both scenarios in the test profile, end to end
-# --------------------------------------------------------------------------------------------------
-def test_test_profile_includes_both_scenarios():
-    cfg = yaml.safe_load((ROOT / "config/test.yaml").read_text())
-    assert cfg["finetune"]["datasets"] and cfg["shadow_attack"] and cfg["unsupervised"]
-    snakefile = (ROOT / "Snakefile").read_text()
-    assert "finetune_and_unsupervised" in snakefile
-
-
-@pytest.mark.e2e
-def test_finetune_and_unsupervised_targets_end_to_end(tmp_path):
-    for name in ("Snakefile", "workflow", "scripts", "config"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
-    # Targets before --configfile, which takes every following word as a config file.
-    cmd = [sys.executable, "-m", "snakemake", "table7", "table9", "figure5", "--cores", "2",
-           "--configfile", "config/test.yaml"]
-    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-5000:]
-    cfg = yaml.safe_load((tmp_path / "config/test.yaml").read_text())
-    for table in ("table7", "table9"):
-        md = (tmp_path / f"results/tables/{table}.md").read_text()
-        assert "Paper" in md
-        for dataset in (cfg["finetune"]["datasets"] if table == "table9"
-                        else cfg["standalone"]["datasets"]):
-            assert dataset in md
-    assert "D vs D_Δ" in (tmp_path / "results/tables/table9.md").read_text()
-    assert "Unsupervised" in (tmp_path / "results/tables/table7.md").read_text()
-    for ext in ("png", "pdf"):
-        assert (tmp_path / f"figures/figure5.{ext}").stat().st_size > 0
 
 
 def test_float64_scores_do_not_tie_at_one():

@@ -50,6 +50,15 @@ def test_every_target_is_produced(runs):
     assert list((first / "figures/roc").rglob("*.png"))
 
 
+def test_finetune_and_other_knowledge_targets_are_produced(runs):
+    # Table VII (unsupervised and shadow-model attacks), Table IX (fine-tuning) and Figure 5.
+    first = runs[0]
+    assert "Unsupervised" in (first / "results/tables/table7.md").read_text()
+    assert "D vs D_Δ" in (first / "results/tables/table9.md").read_text()
+    for ext in ("png", "pdf"):
+        assert (first / f"figures/figure5.{ext}").stat().st_size > 0
+
+
 def test_federated_targets_are_produced(runs):
     # The federated scenario (workflow/rules/federated.smk): Tables X, XII, XIII and Figure 7.
     first = runs[0]
