@@ -1,7 +1,7 @@
 """The federated scenario (deepleak/federated.py): FedAvg, the active attacks, what the observers
 see, the split, and the multi-observation attack on planted leakage.
 
-Run: cd /work/main && .venv/bin/python -m pytest tests/test_federated.py
+Run from the repository root: python -m pytest tests/test_federated.py
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Fine-tuning scenario (Table IX), unsupervised and shadow-model attacks (Table VII, Figure 5).
 
-Run: cd /work/main && .venv/bin/python -m pytest tests/test_finetune_unsupervised.py
+Run from the repository root: python -m pytest tests/test_finetune_unsupervised.py
 (the end-to-end test is marked e2e: ``-m "not e2e"`` skips it).
 """
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Attack features of a target model on a set of records (SPEC.md 2.1).
+"""Attack features of a target model on a set of records (paper §II-A, Fig. 1).
 
 For each record (x, y) and one model snapshot: the logits, the per-example cross-entropy loss, the label,
 the output of every layer, and for the chosen layers the per-example gradient of the loss, stored as its
-two factors (DESIGN.md 4.1): ``h_in/<layer>`` (the layer's input) and ``delta/<layer>`` (dL/d output),
-whose outer product is dL/dW. ``grad_norm/<layer>`` is ||dL/dW||. Everything comes from batched forward
-and backward passes: there is no loop over records.
+two factors (smaller than the matrix): ``h_in/<layer>`` (the layer's input) and ``delta/<layer>``
+(dL/d output), whose outer product is dL/dW. ``grad_norm/<layer>`` is ||dL/dW||. Everything comes
+from batched forward and backward passes: there is no loop over records.
 
 Layers are named by the model (``fc1`` ... ``fc5``); ``layer_names[-k]`` is the paper's "k-th to last".
 Conv layers (image models) store a bounded reduction of their per-example gradient instead of
@@ -26,12 +26,12 @@ def extract(net, X, y, *, gradient_layers: int, batch_size: int = 1024,
 
     Linear layers give their gradient factors (``h_in/``, ``delta/``). Conv layers (image models,
     deepleak/cnn.py) give ``conv_grad_<conv_gradient>/<layer>``, their per-example gradient reduced
-    chunk by chunk as ``gradients.conv_grad_features`` describes (the paper leaves conv gradients
-    open, SPEC.md 2.2), so storage per record stays bounded. A layer output with a spatial extent of
-    more than ``max_output_features`` numbers is stored as its per-channel spatial mean (global
-    average pooling, what the networks' own heads compute). ``report``, when given, is filled with
-    what was stored how. The model runs in eval mode on ``device``: no dropout, batch norm with its
-    running statistics, and no augmentation (SPEC.md 3.1).
+    chunk by chunk as ``gradients.conv_grad_features`` describes (the paper is silent on conv
+    gradients; see README, 'Where the paper is silent'), so storage per record stays bounded. A
+    layer output with a spatial extent of more than ``max_output_features`` numbers is stored as
+    its per-channel spatial mean (global average pooling, what the networks' own heads compute).
+    ``report``, when given, is filled with what was stored how. The model runs in eval mode on
+    ``device``: no dropout, batch norm with its running statistics, and no augmentation (§III-A).
     """
     from torch import nn
 

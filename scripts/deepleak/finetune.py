@@ -1,4 +1,4 @@
-"""The fine-tuning scenario (SPEC.md 1.2, Table IX): a model trained on D, then fine-tuned on
+"""The fine-tuning scenario (paper §II-B, Table IX): a model trained on D, then fine-tuned on
 D_delta, attacked by someone who holds both snapshots.
 
 Split (its own artifact, ``results/<dataset>/finetune/<rep>/splits.npz``), from one seeded
@@ -10,16 +10,17 @@ permutation of the dataset:
   measured on them;
 - for each of these three pools P, the attacker's known records ``attack_train_<P>`` and
   ``attack_val_<P>`` (validation, to choose the attack model's epoch: the paper chose on the test
-  set, SPEC.md 8.10) and the disjoint attack-test records ``attack_test_<P>``.
+  set, §III-E) and the disjoint attack-test records ``attack_test_<P>``.
 
 The three membership tasks (:data:`TASKS`) pair two pools: the attacker learns to tell the first
 from the second on the known records of both and is scored on the attack-test records of both. Each
 pool is split once, so the three tasks share their test records (D's test records serve D vs D_delta
 and D vs D-bar alike), and one feature file of both snapshots serves all three.
 
-The attack is the paper's multi-observation model with T = 2 (SPEC.md 2.4; the fine-tuning case of
-the federated attack): every feature is computed on both snapshots, stacked to ``[n, 2, ...]``, and
-one attack model (``deepleak.attack.fit_supervised(..., n_observations=2)``) reads both.
+The attack is the paper's multi-observation model with T = 2 (Fig. 1 caption, §II-B; the
+fine-tuning case of the federated attack): every feature is computed on both snapshots, stacked to
+``[n, 2, ...]``, and one attack model (``deepleak.attack.fit_supervised(..., n_observations=2)``)
+reads both.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from deepleak.splits import SplitError, check_disjoint
 
 POOLS = ("d", "d_delta", "nonmembers")
 
-# Task name: (the pool the attacker calls positive, the pool it calls negative). SPEC.md 1.2.
+# Task name: (the pool the attacker calls positive, the pool it calls negative). §II-B, Table IX.
 TASKS = {
     "d_vs_d_delta": ("d", "d_delta"),
     "d_vs_nonmembers": ("d", "nonmembers"),
@@ -98,7 +99,8 @@ def task_sets(task: str, part: str) -> tuple[str, str]:
 
 
 def stack_snapshots(per_snapshot: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Features of T snapshots on the same records, stacked to ``[n, T, ...]`` (SPEC.md 2.4).
+    """Features of T snapshots on the same records, stacked to ``[n, T, ...]`` (Fig. 1 caption,
+    §II-B).
 
     The label is the record's and is kept once (``[n]``); every other per-record array gets the
     snapshot axis, the layout ``deepleak.attack.gather_inputs`` reads for T observations.

@@ -1,4 +1,4 @@
-"""The unsupervised membership attack (SPEC.md 1.5, 2.2; Table VII, Figure 5).
+"""The unsupervised membership attack (paper §II-D, Fig. 1, Table XIV; Table VII, Figure 5).
 
 The attacker holds records that partly overlap the target's training set but does not know which are
 members. The paper's attack network is trained as an encoder-decoder on them:
@@ -14,7 +14,7 @@ No function here takes a membership label: training reads the attacker's unlabel
 attack on the test records is a batch attack. Their codes are clustered into two clusters by
 spectral clustering on a sparse nearest-neighbour graph of the 1-D codes (never an n x n dense
 matrix; a seeded subsample when there are more than ``max_points``); the cluster whose records have
-the smaller mean last-layer gradient norm (SPEC.md 2.5) is called members. Since the codes are one
+the smaller mean last-layer gradient norm (Figs 2-4) is called members. Since the codes are one
 number, the two clusters are turned into the threshold on the code that best reproduces them (the
 paper: "the outcome amounts to a threshold on the scalar"), which also labels records left out of a
 subsample. The membership score is the code signed so that the member side is positive, minus that
@@ -35,10 +35,11 @@ from deepleak import attack, baselines
 
 log = logging.getLogger(__name__)
 
-# What the decoder reconstructs (SPEC.md 2.2, Fig. 1): the loss, the correctness indicator
+# What the decoder reconstructs (§II-D, Fig. 1): the loss, the correctness indicator
 # 1{y = argmax f(x)}, the true-class confidence f(x)_y, the normalised prediction entropy H(f(x))
 # and the last-layer gradient norm. The text and Fig. 1 name these five, Table XIV has 4 decoder
-# outputs (SPEC.md 8.5); the config's ``unsupervised.decoder_targets`` chooses.
+# outputs (the paper contradicts itself; see README, 'Where the paper is silent'); the config's
+# ``unsupervised.decoder_targets`` chooses.
 DECODER_TARGETS = ("loss", "correct", "confidence", "entropy", "grad_norm")
 
 
@@ -226,7 +227,7 @@ def spectral_clusters(codes: np.ndarray, *, n_neighbors: int, max_points: int, s
 
 def membership_scores(codes: np.ndarray, grad_norm: np.ndarray, threshold: float):
     """Signed scores: positive on the side of the threshold whose records have the smaller mean
-    gradient norm (called members, SPEC.md 1.5). Returns (scores, sign, side means)."""
+    gradient norm (called members, §II-D). Returns (scores, sign, side means)."""
     above = codes > threshold
     mean_above, mean_below = float(grad_norm[above].mean()), float(grad_norm[~above].mean())
     sign = 1.0 if mean_above < mean_below else -1.0
