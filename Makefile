@@ -1,12 +1,15 @@
 # DeepLeak's two entry points (README, "Quick start"):
 #   make        install into .venv, then run the default pipeline (offline, CPU)
 #   make test   install into .venv, then run the test suite (what CI runs)
+#   make test-fast   the unit tests only (no whole-DAG runs): the quick loop while editing
+#   make readme      rewrite the README's results section from the last run (scripts/readme_results.py)
+SHELL := /bin/bash
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: all pipeline test install data-packages report lint clean
+.PHONY: all pipeline test test-fast install data-packages report readme lint clean
 
 all: pipeline
 
@@ -28,11 +31,28 @@ data-packages:
 		|| echo "note: could not install dataset-fashion-mnist; see README, 'Datasets'"; \
 	else echo "note: install Debian's dataset-fashion-mnist or see README, 'Datasets'"; fi
 
+# A run from an empty results/ also records its wall time, job count and the machine's load in
+# results/make_time.json, which `make readme` shows (NOTE="..." says what else ran meanwhile).
 pipeline: install
-	$(BIN)/snakemake --cores $(CORES)
+	@mkdir -p results logs
+	@fresh=$$([ -e results/tables ] && echo no || echo yes); start=$$(date +%s); \
+	load0=$$(cut -d' ' -f1 /proc/loadavg 2>/dev/null); \
+	$(BIN)/snakemake --cores $(CORES) 2>&1 | tee logs/make.log; rc=$${PIPESTATUS[0]}; \
+	if [ "$$fresh" = yes ] && [ $$rc = 0 ]; then \
+		jobs=$$(grep -o 'of [0-9]* steps' logs/make.log | tail -1 | tr -dc 0-9); \
+		printf '{"seconds": %d, "jobs": %s, "cores": %d, "date": "%s", "load_before": "%s", "load_after": "%s", "note": "%s"}\n' \
+			$$(( $$(date +%s) - start )) "$${jobs:-0}" $$(nproc) "$$(date -u +%Y-%m-%d)" "$$load0" \
+			"$$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)" "$(NOTE)" > results/make_time.json; fi; \
+	exit $$rc
 
 test: install
 	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not e2e"
+
+readme:
+	$(BIN)/python scripts/readme_results.py
 
 report: pipeline
 	$(BIN)/snakemake --report report.html

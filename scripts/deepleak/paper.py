@@ -224,7 +224,7 @@ TABLE9 = Table(
     notes=(
         "A model trained on D (60 % of the target training set) is fine-tuned on D_Δ (the other "
         "40 %); the attacker holds both snapshots, and one attack model reads the features of both "
-        "(T = 2, SPEC.md 2.4). In each task the first set is called positive (member of it).",
+        "(T = 2, Fig. 1 caption, §II-B). In each task the first set is called positive (member of it).",
         STANDALONE_NOTES[0] + " {ci}",
         "Baselines: the loss threshold on one snapshot alone, calibrated on the attacker's known "
         "records of the task (all five baselines per snapshot are in each task's metrics.json).",
@@ -240,7 +240,7 @@ TABLE9_BASELINE = "loss"
 FEDERATED_NOTES = (
     "Accuracy on a balanced attack test set at the paper's 0.5 threshold; the attack model (one "
     "per attacked party, T observed rounds through shared components concatenated before the "
-    "encoder, SPEC.md 2.4) is selected on a validation split (the paper selected on the test set).",
+    "encoder, as in the authors' code) is selected on a validation split (the paper selected on the test set).",
     "Central attacker: one attack per party on its uploads; its test sets are pooled, so the "
     "accuracy is the average over parties. Local attacker: the last party, on the global models, "
     "against the union of the other parties' data.",
@@ -281,7 +281,7 @@ TABLE10 = Table(
     }.items()},
     notes=(*FEDERATED_NOTES,
            "Active attacks are scored on their target records (100 members, 100 non-members; "
-           "SPEC.md 1.4; bootstrap CIs are wide, about +/-7 pp); gradient-ascent rate gamma = "
+           "§II-C; bootstrap CIs are wide, about +/-7 pp); gradient-ascent rate gamma = "
            "{gamma}.",
            "Paper values: Purchase100 / Texas100 FC models, 4 parties, epochs 40-100 of 100."))
 # Table X's observed epochs: [40, 60, 80, 90, 100] of 100 rounds (Purchase100, Texas100) and
