@@ -224,7 +224,8 @@ TABLE9 = Table(
     notes=(
         "A model trained on D (60 % of the target training set) is fine-tuned on D_Δ (the other "
         "40 %); the attacker holds both snapshots, and one attack model reads the features of both "
-        "(T = 2, Fig. 1 caption, §II-B). In each task the first set is called positive (member of it).",
+        "(T = 2, Fig. 1 caption, §II-B). In each task the first set is called positive (member "
+        "of it).",
         STANDALONE_NOTES[0] + " {ci}",
         "Baselines: the loss threshold on one snapshot alone, calibrated on the attacker's known "
         "records of the task (all five baselines per snapshot are in each task's metrics.json).",
@@ -240,7 +241,8 @@ TABLE9_BASELINE = "loss"
 FEDERATED_NOTES = (
     "Accuracy on a balanced attack test set at the paper's 0.5 threshold; the attack model (one "
     "per attacked party, T observed rounds through shared components concatenated before the "
-    "encoder, as in the authors' code) is selected on a validation split (the paper selected on the test set).",
+    "encoder, as in the authors' code) is selected on a validation split (the paper selected on "
+    "the test set).",
     "Central attacker: one attack per party on its uploads; its test sets are pooled, so the "
     "accuracy is the average over parties. Local attacker: the last party, on the global models, "
     "against the union of the other parties' data.",
