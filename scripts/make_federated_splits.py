@@ -10,7 +10,7 @@ def main(dataset_path, splits_out, *, sizes, parties, party_sweep, validation_fr
     sets = federated.federated_splits(n, sizes, parties=parties, party_sweep=party_sweep,
                                       validation_fraction=validation_fraction,
                                       overlapping=overlapping, seed=seed,
-                                      key=f"federated.datasets.{dataset}.sizes")
+                                      key=f"federated.per_dataset.{dataset}.sizes")
     splits.save(splits_out, sets, meta={"sizes": sizes, "parties": parties,
                                         "party_sweep": party_sweep,
                                         "validation_fraction": validation_fraction,

@@ -17,7 +17,7 @@ def main(dataset_path, splits_path, features_out, model_out, meta_out, history_o
     spec_run = federated.run_of(run, parties, party_sweep)
     rounds = fed["rounds"]
     observed = federated.check_epochs(fed["observed_epochs"], rounds,
-                                      "federated.datasets.<dataset>.observed_epochs")
+                                      "federated.per_dataset.<dataset>.observed_epochs")
     extra = sorted({e for epochs in central_epochs for e in epochs}) if run == "passive" else []
 
     in_features = int(X.shape[1]) if X.ndim == 2 else [int(d) for d in X.shape[1:]]

@@ -14,8 +14,9 @@ def check_pretrained_members(data, member_ids):
         raise ValueError(
             "model.checkpoint is set, so the target was trained on every official training "
             f"image, but the splits' members are {len(member_ids)} records that are not exactly "
-            f"those ({n}). Set standalone.sizes.target_train to {n} and remove `subset` for this "
-            "dataset, or remove model.checkpoint to train the target on the configured members.")
+            f"those ({n}). Set datasets.<dataset>.standalone.sizes.target_train to {n} and remove "
+            "`subset` for this dataset, or remove model.checkpoint to train the target on the "
+            "configured members.")
 
 
 def main(dataset_path, splits_path, model_out, meta_out, history_out, *, model, model_cfg, train,

@@ -200,7 +200,8 @@ def gather_inputs(feats: dict[str, np.ndarray], features: AttackFeatures) -> dic
     for key in features.keys(feats):
         if key not in feats:
             raise KeyError(f"the feature file has no {key!r}; it has {sorted(feats)}. Extract "
-                           f"gradients for more layers (features.gradient_layers in the config).")
+                           f"gradients for more layers (standalone.gradient_layers or "
+                           f"finetune.gradient_layers in the config).")
         x = feats[key]
         if key == "label":
             out[key] = x if x.ndim == 1 else x[:, 0]

@@ -88,7 +88,7 @@ def _known_val(n_known: int, validation_fraction: float, key: str) -> tuple[int,
 
 def federated_splits(n_records: int, sizes: dict, *, parties: int, party_sweep: list[int],
                      validation_fraction: float, overlapping: bool, seed: int,
-                     key: str = "federated.datasets.<dataset>.sizes") -> dict[str, np.ndarray]:
+                     key: str = "federated.per_dataset.<dataset>.sizes") -> dict[str, np.ndarray]:
     """Named record sets of the federated scenario (Table XI), drawn from one seeded generator.
 
     - ``party<k>``: party k's training data, ``party_train`` records each, for every party any run

@@ -120,10 +120,10 @@ def official_standalone_splits(official_train: np.ndarray, sizes: dict, validati
     official training images and its held-out records (the attack's non-members) from the official
     test images; the shadow model's sets likewise. The shadow sets come after the target's in each
     seeded permutation, so they are disjoint from them, unless they do not fit: then
-    ``shadow_overlap`` (the config's ``standalone.shadow_overlap``) lets them be drawn from the
-    whole pool, overlapping the target's sets as the paper's CIFAR-100 shadow model did (each model used
-    50,000 of the 60,000 images). Returns the sets and the groups of sets that must be
-    disjoint.
+    ``shadow_overlap`` (the config's ``datasets.<dataset>.standalone.shadow_overlap``) lets them be
+    drawn from the whole pool, overlapping the target's sets as the paper's CIFAR-100 shadow model
+    did (each model used 50,000 of the 60,000 images). Returns the sets and the groups of sets that
+    must be disjoint.
     """
     rng = np.random.default_rng(seed)
     pools = {"train": rng.permutation(np.flatnonzero(official_train)),
@@ -146,7 +146,7 @@ def official_standalone_splits(official_train: np.ndarray, sizes: dict, validati
             raise SplitError(
                 f"{key}: {target_key} + {shadow_key} = {n_target + n_shadow} exceed the "
                 f"{len(pool)} official {pool_name} images. Lower them, or set "
-                "standalone.shadow_overlap: true for this dataset to let the shadow model's "
+                "datasets.<dataset>.standalone.shadow_overlap: true to let the shadow model's "
                 "records overlap the target's (as the paper's CIFAR-100 shadow did).")
     members, target_test = drawn["target_train"], drawn["target_test"]
     tr_m, va_m, te_m = _known_and_test(members, sizes["attack_train_members"],

@@ -2,7 +2,7 @@
 
 Purchase100 / Texas100 models are trained with Adam, lr 1e-3, cross-entropy, as in the paper. The paper
 keeps "the epoch with the best test accuracy": that selects on the very records the
-attack later calls non-members, so DeepLeak keeps the last epoch instead (config ``train.select``).
+attack later calls non-members, so DeepLeak keeps the last epoch instead.
 """
 from __future__ import annotations
 

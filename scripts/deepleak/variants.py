@@ -65,7 +65,8 @@ class Variant:
         for k in grads:
             if k > gradient_layers:
                 raise ValueError(f"{self.description}: the gradient of layer {k} from the end is "
-                                 f"needed but features.gradient_layers is {gradient_layers}")
+                                 f"needed but gradients are extracted for {gradient_layers} "
+                                 f"(standalone.gradient_layers or finetune.gradient_layers)")
         return AttackFeatures(outputs=tuple(layer_names[n - k] for k in sorted(outs)),
                               gradients=tuple(layer_names[n - k] for k in sorted(grads)))
 
