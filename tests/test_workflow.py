@@ -1,5 +1,6 @@
 """End to end: the whole DAG on config/test.yaml, twice from scratch, with byte-identical tables."""
 import filecmp
+import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,9 @@ pytestmark = pytest.mark.e2e
 def snakemake(workdir, *args):
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/test.yaml",
            *args]
-    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
+    # The copy's own library first, whatever else is installed.
+    env = {**os.environ, "PYTHONPATH": str(workdir / "scripts")}
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env)
 
 
 def fresh_copy(dest):
@@ -82,6 +85,25 @@ def test_image_targets_are_produced(runs):
     for figure in ("figure2", "figure6"):
         assert (first / f"figures/{figure}.png").stat().st_size > 0
         assert (first / f"figures/{figure}.pdf").stat().st_size > 0
+
+
+def test_every_metrics_json_follows_the_schema(runs):
+    # One record shape on disk for every attack of every scenario (workflow/schemas/metrics.schema.json).
+    import json
+
+    import jsonschema
+    from deepleak import metrics
+
+    schema = json.loads((ROOT / "workflow/schemas/metrics.schema.json").read_text())
+    files = sorted((runs[0] / "results").rglob("metrics.json"))
+    records = [json.loads(p.read_text()) for p in files]
+    for path, record in zip(files, records, strict=True):
+        try:
+            jsonschema.validate(record, schema)
+        except jsonschema.ValidationError as err:
+            pytest.fail(f"{path.relative_to(runs[0])}: {err.message}")
+    assert {m["context"]["scenario"] for m in records} == {"standalone", "finetune", "federated"}
+    assert {r["kind"] for m in records for r in m["attacks"].values()} == set(metrics.KINDS)
 
 
 def test_tables_are_byte_identical_across_runs(runs):
