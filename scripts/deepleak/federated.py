@@ -50,6 +50,7 @@ import torch.nn.functional as F
 from deepleak import features as feature_lib
 from deepleak import training
 from deepleak.federated_runs import Run, check_epochs, run_of, runs, scale_epochs  # noqa: F401
+from deepleak.progress import Progress
 from deepleak.splits import SplitError, check_disjoint
 
 log = logging.getLogger(__name__)
@@ -376,6 +377,7 @@ def simulate(make_net: Callable[[], torch.nn.Module], X: np.ndarray, y: np.ndarr
     global_state = state_of(net)  # round 0: the common initialisation
     own_state = None  # the target party's last upload, kept only when isolating
     rows = []
+    progress = Progress(log, "round", rounds)
     for t in range(1, rounds + 1):
         avg = RunningAverage()
         row = {"round": t}
@@ -416,8 +418,7 @@ def simulate(make_net: Callable[[], torch.nn.Module], X: np.ndarray, y: np.ndarr
         if observations is not None and observations.wants("global", t):
             observations.see("global", t, net)
         rows.append(row)
-        log.info("round %d/%d: %s", t, rounds,
-                 {k: round(v, 4) for k, v in row.items() if k != "round"})
+        progress(t, **{k: v for k, v in row.items() if k != "round"})
     return global_state, pd.DataFrame(rows)
 
 

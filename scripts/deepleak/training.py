@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from deepleak import gradients, models
+from deepleak.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ def fit(net, X_train, y_train, X_test, y_test, *, train: dict, seed: int, device
                  if train.get("lr_milestones") else None)
     augment = augmentation(train.get("augment", "none"))
     rows = []
+    progress = Progress(log, "epoch", train["epochs"])
     for epoch in range(0, train["epochs"] + 1):
         if epoch > 0:
             train_epoch(net, opt, Xtr, ytr, train["batch_size"], generator, augment)
@@ -143,7 +145,7 @@ def fit(net, X_train, y_train, X_test, y_test, *, train: dict, seed: int, device
             row["member_grad_norm"] = float(last_layer_grad_norm(net, *tracked[0]).mean())
             row["nonmember_grad_norm"] = float(last_layer_grad_norm(net, *tracked[1]).mean())
         rows.append(row)
-        log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items() if k != "epoch"})
+        progress(epoch, **{k: v for k, v in row.items() if k != "epoch"})
     net.eval()
     return net.cpu(), pd.DataFrame(rows)
 

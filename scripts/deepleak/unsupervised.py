@@ -32,6 +32,7 @@ from scipy.special import log_softmax
 from torch import nn
 
 from deepleak import attack, baselines
+from deepleak.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ def fit(inputs: dict[str, np.ndarray], targets: np.ndarray, features: attack.Att
     opt = torch.optim.Adam(model.parameters(), lr=unsup["lr"])
     n, batch = len(y), unsup["batch_size"]
     history = []
+    progress = Progress(log, "unsupervised epoch", unsup["epochs"])
     for epoch in range(1, unsup["epochs"] + 1):
         model.train()
         order = torch.randperm(n, generator=gen)
@@ -123,8 +125,7 @@ def fit(inputs: dict[str, np.ndarray], targets: np.ndarray, features: attack.Att
             opt.step()
             total += loss.item() * len(idx)
         history.append({"epoch": epoch, f"train_{unsup['decoder_loss']}": total / n})
-        log.info("unsupervised epoch %d: reconstruction %s %.4f", epoch, unsup["decoder_loss"],
-                 total / n)
+        progress(epoch, **{f"reconstruction {unsup['decoder_loss']}": total / n})
     model.eval()
     return model, std, history
 
