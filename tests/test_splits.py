@@ -1,4 +1,6 @@
 """The stand-alone split: named, disjoint sets of the configured sizes (Table II)."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -44,3 +46,40 @@ def test_check_disjoint_catches_overlap():
     sets = {"a": np.array([1, 2, 3]), "b": np.array([3, 4])}
     with pytest.raises(splits.SplitError, match="record 3"):
         splits.check_disjoint(sets, [["a", "b"]])
+
+
+# --------------------------------------------------------------------------------------------------
+# CIFAR-100 at the paper profile's sizes (Table II): the shadow model overlaps the target's data
+# (shadow_overlap) but never its attack-test records, on which the shadow-model attack is scored.
+# --------------------------------------------------------------------------------------------------
+def _paper_cifar():
+    import yaml
+
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/paper.yaml").read_text())
+    entry = cfg["datasets"]["cifar100_alexnet"]["standalone"]
+    official = np.r_[np.ones(50000, bool), np.zeros(10000, bool)]  # CIFAR-100: 50,000 + 10,000
+    return official, entry, cfg["standalone"]["validation_fraction"]
+
+
+def test_paper_cifar_shadow_pools_hold_no_attack_test_record():
+    official, entry, vf = _paper_cifar()
+    assert entry["shadow_overlap"]
+    sets, groups = splits.official_standalone_splits(official, entry["sizes"], vf, seed=2019,
+                                                     shadow_overlap=True)
+    splits.check_disjoint(sets, groups)
+    shadow = np.r_[sets["shadow_members"], sets["shadow_nonmembers"]]
+    for name in ("attack_test_members", "attack_test_nonmembers"):
+        assert len(np.intersect1d(shadow, sets[name])) == 0, name
+    # The paper profile's sizes still hold (Table II: 25,000 + 5,000 for the shadow model).
+    for name, size in [("shadow_members", "shadow_train"), ("shadow_nonmembers", "shadow_test"),
+                       ("attack_test_members", "attack_test_members"),
+                       ("attack_test_nonmembers", "attack_test_nonmembers")]:
+        assert len(sets[name]) == entry["sizes"][size], name
+    assert official[sets["shadow_members"]].all() and not official[sets["shadow_nonmembers"]].any()
+
+
+def test_shadow_that_cannot_avoid_the_attack_test_set_names_the_keys():
+    official, entry, vf = _paper_cifar()
+    too_big = {**entry["sizes"], "shadow_test": 6000}  # 10,000 test images - 5,000 attack test
+    with pytest.raises(splits.SplitError, match="shadow_test .*attack_test_nonmembers"):
+        splits.official_standalone_splits(official, too_big, vf, seed=2019, shadow_overlap=True)

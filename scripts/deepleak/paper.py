@@ -154,7 +154,9 @@ TABLE7 = Table(
         "Accuracy is that clustering's; AUC and TPRs rank the records by their code, signed "
         "towards the member cluster.",
         "Shadow models: the same white-box attack model trained on one shadow model's members and "
-        "non-members (disjoint from the target's data), applied to the target's attack test set.",
+        "non-members (disjoint from the target's data; image datasets with shadow_overlap: "
+        "overlapping it, as the paper's CIFAR-100 shadow, but never the attack test set), applied "
+        "to the target's attack test set.",
         "Accuracy on the balanced attack test set of the stand-alone scenario (Table VIII's). {ci}",
         "Threshold baselines are calibrated on the shadow model, the knowledge of the shadow-model "
         "attack (correctness needs no threshold).",
