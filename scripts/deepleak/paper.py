@@ -65,7 +65,8 @@ class Table:
 # --------------------------------------------------------------------------------------------------
 STANDALONE_NOTES = (
     "Accuracy on a balanced attack test set at the paper's 0.5 threshold; the attack model's "
-    "epoch is chosen on a validation split (the paper chose on the test set).",
+    "epoch is chosen on a validation split by balanced accuracy (the paper chose on the test "
+    "set).",
     "{ci}",
     "Threshold baselines are calibrated on the shadow model (correctness needs no threshold).",
     "'stand-in' marks a generated offline substitute for the real dataset (see the report).",
@@ -243,8 +244,8 @@ TABLE9_BASELINE = "loss"
 FEDERATED_NOTES = (
     "Accuracy on a balanced attack test set at the paper's 0.5 threshold; the attack model (one "
     "per attacked party, T observed rounds through shared components concatenated before the "
-    "encoder, as in the authors' code) is selected on a validation split (the paper selected on "
-    "the test set).",
+    "encoder, as in the authors' code) is selected on a validation split by balanced accuracy "
+    "(the paper selected on the test set).",
     "Central attacker: one attack per party on its uploads; its test sets are pooled, so the "
     "accuracy is the average over parties. Local attacker: the last party, on the global models, "
     "against the union of the other parties' data.",
