@@ -83,3 +83,49 @@ def test_shadow_that_cannot_avoid_the_attack_test_set_names_the_keys():
     too_big = {**entry["sizes"], "shadow_test": 6000}  # 10,000 test images - 5,000 attack test
     with pytest.raises(splits.SplitError, match="shadow_test .*attack_test_nonmembers"):
         splits.official_standalone_splits(official, too_big, vf, seed=2019, shadow_overlap=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Table VI: an attacker who knows less knows less of everything, its validation records included.
+# --------------------------------------------------------------------------------------------------
+def test_table6_rows_know_the_paper_counts_validation_included(tmp_path, monkeypatch):
+    import run_attack  # scripts/run_attack.py
+    import yaml
+    from deepleak import artifacts, attack, metrics, paper, tables, variants
+
+    official, entry, vf = _paper_cifar()
+    sets, _ = splits.official_standalone_splits(official, entry["sizes"], vf, seed=2019,
+                                                shadow_overlap=True)
+    splits.save(tmp_path / "splits.npz", sets, meta={})
+    artifacts.save_npz(tmp_path / "target.npz", {"records": np.arange(1)},
+                       meta={"layer_names": ["fc1", "fc2"], "gradient_layers": 1,
+                             "n_classes": 100})
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/paper.yaml").read_text())
+    fractions = cfg["standalone"]["knowledge_fractions"]
+    seen = {}
+
+    def fake_run_supervised(train, val, tests, *, description, **_):
+        count = lambda s: {"members": len(s[1]), "nonmembers": len(s[2])}  # noqa: E731
+        test = tests["test"]
+        n = len(test[1]) + len(test[2])
+        result = {"n_members": len(test[1]), "n_nonmembers": len(test[2]), "threshold": 0.5,
+                  "accuracy": 0.5, "auc": 0.5, "tpr_at_0.01_fpr": 0.0, "tpr_at_0.001_fpr": 0.0}
+        record = metrics.record("supervised", description, {"test": result},
+                                training={"n_train": count(train), "n_validation": count(val)})
+        for which, s in (("train", train), ("val", val)):
+            assert not set(s[1]) & set(sets["attack_test_members"]), which
+        seen[len(seen)] = record
+        return {"test": {"records": np.arange(n), "member": np.zeros(n), "score": np.zeros(n)}}, record
+
+    monkeypatch.setattr(attack, "run_supervised", fake_run_supervised)
+    names = [variants.knowledge_attack(i) for i in range(len(fractions))]
+    run_attack.main(tmp_path / "target.npz", tmp_path / "splits.npz",
+                    [tmp_path / f"{a}.npz" for a in names], [tmp_path / f"{a}.json" for a in names],
+                    attacks=names, hp={}, knowledge_fractions=fractions, metrics_cfg={},
+                    seeds=list(range(len(names))))
+    table = paper.standalone_table("table6", len(fractions))
+    for i, row in enumerate(table.rows):
+        known = tables.known_sizes(seen[i])
+        assert (known["members"], known["nonmembers"]) == paper.TABLE6_KNOWN[row.attack], row
+        # Validation keeps its share of what the attacker knows.
+        assert seen[i]["training"]["n_validation"]["members"] == round(vf * known["members"])

@@ -111,6 +111,25 @@ def subsample(ids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(ids, size=n, replace=False))
 
 
+KNOWN_SETS = ("attack_train_members", "attack_val_members", "attack_train_nonmembers",
+              "attack_val_nonmembers")
+
+
+def known_subsets(sets: dict[str, np.ndarray], fraction_members: float,
+                  fraction_nonmembers: float, seed: int) -> dict[str, np.ndarray]:
+    """Table VI: the records an attacker who knows less holds, everything it knows shrunk alike.
+
+    The attacker's known members are its attack-training and validation members (the validation
+    split is carved from what it knows), so both shrink to ``fraction_members`` of their size, and
+    the non-members to ``fraction_nonmembers``: a row "10,000 known members, 2,000 known
+    non-members" has 10,000 and 2,000 records in all, validation included, and validation keeps its
+    share (``standalone.validation_fraction``). Returns the four known sets (``KNOWN_SETS``).
+    """
+    fraction = {"members": fraction_members, "nonmembers": fraction_nonmembers}
+    return {name: subsample(sets[name], fraction[name.rsplit("_", 1)[1]], seed + i)
+            for i, name in enumerate(KNOWN_SETS)}
+
+
 def official_standalone_splits(official_train: np.ndarray, sizes: dict, validation_fraction: float,
                                seed: int, key: str = "splits", shadow_overlap: bool = False
                                ) -> tuple[dict[str, np.ndarray], list[list[str]]]:
