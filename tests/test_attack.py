@@ -57,10 +57,10 @@ def test_multi_observation_model_shapes():
 
 
 def test_selection_does_not_favour_the_majority_class_of_an_unbalanced_validation_set(monkeypatch):
-    # Validation 500 members : 100 non-members (the paper's CIFAR-100 ratio, 5,000 : 1,000). Epoch
-    # 1 calls every record a member (accuracy 83 %, balanced accuracy 50 %); epoch 2 is right on 70 %
-    # of each class (accuracy 70 %, balanced accuracy 70 %); epoch 3 calls every record a non-member.
-    # The informative epoch must be kept.
+    # Validation 500 members : 100 non-members (the paper's CIFAR-100 ratio, 5,000 : 1,000).
+    # Epoch 1 calls every record a member (accuracy 83 %, balanced accuracy 50 %); epoch 2 is right
+    # on 70 % of each class (accuracy 70 %, balanced accuracy 70 %); epoch 3 calls every record a
+    # non-member. The informative epoch must be kept.
     X, y = _data(1200, seed=2)
     net = models.FCNet(20, 10, hidden=(16, 8))
     feats = features.extract(net, X, y, gradient_layers=1)

@@ -3,7 +3,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from deepleak import splits
 
 SIZES = dict(target_train=300, target_test=400, attack_train_members=100, attack_train_nonmembers=150,
@@ -115,7 +114,8 @@ def test_table6_rows_know_the_paper_counts_validation_included(tmp_path, monkeyp
         for which, s in (("train", train), ("val", val)):
             assert not set(s[1]) & set(sets["attack_test_members"]), which
         seen[len(seen)] = record
-        return {"test": {"records": np.arange(n), "member": np.zeros(n), "score": np.zeros(n)}}, record
+        zeros = np.zeros(n)
+        return {"test": {"records": np.arange(n), "member": zeros, "score": zeros}}, record
 
     monkeypatch.setattr(attack, "run_supervised", fake_run_supervised)
     names = [variants.knowledge_attack(i) for i in range(len(fractions))]

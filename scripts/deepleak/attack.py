@@ -259,8 +259,8 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
 
     Batches are half members, half non-members (paper §III-E); the loss is the MSE of Eq. (3) between
     the sigmoid score and the membership bit. The paper keeps the epoch with the best *test* accuracy
-    (§III-E); here the epoch with the best validation *balanced* accuracy (mean of TPR and TNR at the
-    0.5 threshold, :func:`balanced_accuracy`) is kept (ties: the earlier one). Validation sets are
+    (§III-E); here the epoch with the best validation *balanced* accuracy (mean of TPR and TNR at
+    the 0.5 threshold, :func:`balanced_accuracy`) is kept (ties: the earlier one). Validation sets are
     unbalanced (Table II at the paper's sizes: CIFAR-100 5,000 : 1,000, Texas100 1,000 : 2,000), and
     plain accuracy there rewards an epoch that calls every record the majority class; balanced
     accuracy is what the test metric is, the accuracy on a balanced set at the paper's threshold.

@@ -143,7 +143,7 @@ def official_standalone_splits(official_train: np.ndarray, sizes: dict, validati
     overlap the target's sets, as the paper's CIFAR-100 shadow model did (each model used 50,000 of
     the 60,000 images). Even then they never hold the target's attack-test records: the shadow-model
     attack (Table VII) is trained on the shadow's members and non-members and tested on those
-    records, so a test record in the shadow's pools would be a test record the attack was trained on.
+    records, so a test record in the shadow's pools would be a record the attack was trained on.
     The shadow takes the pool's records outside the target's first, then target records outside the
     attack test set. Returns the sets and the groups of sets that must be disjoint.
     """
