@@ -10,14 +10,14 @@ def main(features_path, splits_path, scores_outs, metrics_outs, *, attacks, hp, 
     for name, scores_out, metrics_out, seed in zip(attacks, scores_outs, metrics_outs, seeds,
                                                    strict=True):
         variant, known = variants.variant_of(name)
-        train = (sets["attack_train_members"], sets["attack_train_nonmembers"])
+        own = {k: sets[k] for k in splits.KNOWN_SETS}
         if known is not None:
-            # Table VI: the attacker knows a fraction of the members / non-members it could know.
-            f_m, f_n = knowledge_fractions[known]
-            train = (splits.subsample(train[0], f_m, seed),
-                     splits.subsample(train[1], f_n, seed + 1))
+            # Table VI: the attacker knows a fraction of the members / non-members it could know,
+            # its validation records included.
+            own = splits.known_subsets(sets, *knowledge_fractions[known], seed)
         scores, record = attack.run_supervised(
-            (feats, *train), (feats, sets["attack_val_members"], sets["attack_val_nonmembers"]),
+            (feats, own["attack_train_members"], own["attack_train_nonmembers"]),
+            (feats, own["attack_val_members"], own["attack_val_nonmembers"]),
             {"test": (feats, sets["attack_test_members"], sets["attack_test_nonmembers"])},
             spec=variant.resolve(meta["layer_names"], meta["gradient_layers"]),
             n_classes=meta["n_classes"], hp=hp, seed=seed, description=variant.description,

@@ -54,3 +54,27 @@ def test_multi_observation_model_shapes():
               "delta/fc2": torch.zeros(5, 3, 10), "loss": torch.zeros(5, 3, 1),
               "label": torch.zeros(5, dtype=torch.long)}
     assert model(inputs).shape == (5,)
+
+
+def test_selection_does_not_favour_the_majority_class_of_an_unbalanced_validation_set(monkeypatch):
+    # Validation 500 members : 100 non-members (the paper's CIFAR-100 ratio, 5,000 : 1,000).
+    # Epoch 1 calls every record a member (accuracy 83 %, balanced accuracy 50 %); epoch 2 is right
+    # on 70 % of each class (accuracy 70 %, balanced accuracy 70 %); epoch 3 calls every record a
+    # non-member. The informative epoch must be kept.
+    X, y = _data(1200, seed=2)
+    net = models.FCNet(20, 10, hidden=(16, 8))
+    feats = features.extract(net, X, y, gradient_layers=1)
+    spec = variants.VARIANTS["black_box"].resolve(list(net.layer_names), 1)
+    pick = lambda rows: attack.gather_inputs(features.take(feats, rows), spec)  # noqa: E731
+    train, val = np.arange(600), np.arange(600, 1200)
+    train_member = np.r_[np.ones(300), np.zeros(300)].astype(int)
+    val_member = np.r_[np.ones(500), np.zeros(100)].astype(int)
+    rng = np.random.default_rng(0)
+    right = rng.random(600) < 0.7
+    informative = np.where(right == val_member.astype(bool), 0.9, 0.1)
+    script = iter([np.full(600, 0.9), informative, np.full(600, 0.1)])
+    monkeypatch.setattr(attack, "predict", lambda model, inputs, batch_size=1024: next(script))
+    model, _, history = attack.fit_supervised(pick(train), train_member, pick(val), val_member,
+                                              spec, 10, {**HP, "epochs": 3}, seed=0)
+    assert history[0]["val_acc"] > history[1]["val_acc"]  # plain accuracy would pick epoch 1
+    assert model.selected_epoch == 2

@@ -5,11 +5,13 @@ Run from the repository root: python -m pytest tests/test_federated.py
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from deepleak import attack, models
+from deepleak import attack, models, paper
 from deepleak import federated as fl
 from deepleak.attack import AttackFeatures
 from deepleak.splits import SplitError
@@ -274,3 +276,87 @@ def test_attack_finds_planted_leakage_and_only_it(signal, low, high):
     auc = record["metrics"]["test"]["auc"]
     assert record["training"]["n_observations"] == 3
     assert low <= auc <= high
+
+
+# --- threshold baselines beside every federated row -----------------------------------------------
+def test_trace_baselines_score_members_above_nonmembers():
+    from deepleak import baselines
+
+    view, m, nm = _planted_view(400, 3, 4.0)  # members' loss falls over the rounds
+    data = {k: v for k, v in view.items() if k != "epochs"}
+    scores, records = baselines.calibrated(
+        (data, m[100:], nm[100:]), (data, m[:100], nm[:100]), evaluate={"n_bootstrap": 0},
+        calibrated_on="known records", names=baselines.TRACE_BASELINES)
+    assert set(records) == {"loss_last", "loss_mean"}
+    np.testing.assert_allclose(scores["loss_last"], -data["loss"][np.r_[m[100:], nm[100:]], -1])
+    assert all(r["metrics"]["test"]["auc"] > 0.9 for r in records.values())
+
+
+@pytest.mark.parametrize("table", ["table10", "table12"])
+def test_every_federated_row_has_its_baselines_and_per_party_aucs(tmp_path, table):
+    import make_federated_table
+    import run_federated_attack
+    import simulate_federated
+    from deepleak import artifacts, splits
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(400, 12)).astype(np.float32), rng.integers(0, 5, 400)
+    artifacts.save_npz(tmp_path / "dataset.npz", {"X": X, "y": y})
+    sizes = dict(party_train=40, test=20, attack_train_members=10, attack_train_nonmembers=10,
+                 attack_test_members=20, attack_test_nonmembers=20, target_members=5,
+                 target_nonmembers=5)
+    sets = fl.federated_splits(400, sizes, parties=4, party_sweep=[], validation_fraction=0.2,
+                               overlapping=False, seed=1)
+    splits.save(tmp_path / "splits.npz", sets, meta={})
+    observed, epoch_sets = [3, 4], [[1, 2], [2, 3], [1, 3], [3, 4]]  # Table XII: 4 sets
+    runs = (["passive", "central_ascent", "isolating", "isolating_ascent", "local_ascent"]
+            if table == "table10" else ["passive"])
+    features_cfg = {"outputs": [1], "gradients": [1]}
+    metrics_paths = []
+    for run in runs:
+        out = {k: tmp_path / f"{run}_{k}" for k in ("feats.npz", "model.pt", "meta.json",
+                                                    "history.csv", "scores.npz", "metrics.json")}
+        simulate_federated.main(
+            tmp_path / "dataset.npz", tmp_path / "splits.npz", *[out[k] for k in (
+                "feats.npz", "model.pt", "meta.json", "history.csv")], run=run,
+            model_cfg={"arch": "fc", "hidden": [16, 8], "activation": "tanh"},
+            fed={"rounds": 4, "observed_epochs": observed, "train": TRAIN}, parties=4,
+            party_sweep=[], gamma=0.3, features_cfg=features_cfg, central_epochs=epoch_sets,
+            track_records=2, seed=5)
+        run_federated_attack.main(
+            out["feats.npz"], tmp_path / "splits.npz", out["meta.json"], out["scores.npz"],
+            out["metrics.json"], dataset="toy", run=run, parties=4, party_sweep=[],
+            observed_epochs=observed, central_epochs=epoch_sets, features_cfg=features_cfg,
+            hp={**HP, "epochs": 2}, metrics_cfg={"n_bootstrap": 5, "confidence": 0.95}, seed=0)
+        metrics_paths.append(out["metrics.json"])
+    artifacts.save_json(tmp_path / "provenance.json", {"source": "synthetic"})
+    make_federated_table.main(
+        metrics_paths, [tmp_path / "provenance.json"], tmp_path / "t.csv", tmp_path / "t.md",
+        table=table, datasets=["toy"], replicates=["r0"], parties=4, party_sweep=[],
+        rounds={"toy": 4}, observed_epochs={"toy": observed}, epoch_sets={"toy": epoch_sets},
+        references={"toy": ["purchase100", "fc"]}, confidence=0.95)
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "t.csv")
+    assert len(df) == len(paper.FEDERATED_TABLES[table].rows)
+    for b in ("loss_last", "loss_mean"):
+        assert df[f"baseline_{b}_accuracy"].between(0, 100).all(), b
+        assert df[f"baseline_{b}_auc"].between(0, 1).all(), b
+    # The central attacker's rows on its attack test set give one AUC per party (4 parties).
+    central = [r.label for r in paper.FEDERATED_TABLES[table].rows
+               if r.attack.endswith(":central") and r.test == "test"]
+    assert central
+    for label in df["row"]:
+        if label in central or table == "table12":
+            cell = df.loc[df["row"] == label, "auc_per_party"].iloc[0]
+            assert len(str(cell).split(" / ")) == 4, (label, cell)
+    md = (tmp_path / "t.md").read_text()
+    assert "Loss threshold, last observed round" in md and "AUC per party" in md
+    import json
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[1]
+                         / "workflow/schemas/metrics.schema.json").read_text())
+    for path in metrics_paths:
+        jsonschema.validate(artifacts.load_json(path), schema)

@@ -11,6 +11,19 @@ Each maps a record's target-model output to a score that is higher for "more lik
 
 Thresholds are calibrated on the shadow model's members and non-members (the attacker's own model, no
 knowledge of the target's members), except correctness, which needs none.
+
+The federated attackers observe T snapshots, and their feature files hold the loss as ``[n, T]``
+(rounds in order). Beside every federated attack run (``TRACE_BASELINES``), calibrated on the
+attacker's own known records:
+
+- ``loss_last``: -L on the last observed snapshot, the stand-alone loss attack on the newest model;
+- ``loss_mean``: -(mean of L over the T observed snapshots), the loss trace. The mean, not the
+  slope: every observed model (a party's upload right after its epoch on its data, or the global model
+  averaged from such uploads) carries the same membership signal, a low loss on the records it was
+  trained on, so the mean reads that one signal T times with less noise (summing per-snapshot loss
+  scores is the loss attack's log-likelihood ratio if snapshots were independent); the slope
+  measures whether the loss still falls, which at the paper's late observed epochs (40-100 of 100)
+  both members and non-members have stopped doing (Fig. 3), so it is mostly noise there.
 """
 from __future__ import annotations
 
@@ -21,6 +34,9 @@ from deepleak import features as feature_lib
 from deepleak import metrics
 
 BASELINES = ("loss", "confidence", "entropy", "modified_entropy", "correctness")
+TRACE_BASELINES = ("loss_last", "loss_mean")
+_DESCRIPTION = {"loss_last": "loss (last observed snapshot)",
+                "loss_mean": "loss trace (mean over the observed snapshots)"}
 _EPS = 1e-30
 
 
@@ -42,7 +58,12 @@ def modified_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def scores(name: str, feats: dict[str, np.ndarray]) -> np.ndarray:
-    """Membership score of baseline ``name`` from a feature file's logits, loss and label."""
+    """Membership score of baseline ``name`` from a feature file's logits, loss and label (the
+    trace baselines: its loss over the observed snapshots, ``[n, T]``)."""
+    if name in TRACE_BASELINES:
+        loss = np.asarray(feats["loss"], dtype=np.float64)
+        loss = loss.reshape(len(loss), -1)  # [n] (one snapshot) or [n, T]
+        return -(loss[:, -1] if name == "loss_last" else loss.mean(1))
     logits, labels = feats["logits"], feats["label"]
     if name == "loss":
         return -np.asarray(feats["loss"], dtype=np.float64)
@@ -55,25 +76,28 @@ def scores(name: str, feats: dict[str, np.ndarray]) -> np.ndarray:
         return -modified_entropy(logits, labels)
     if name == "correctness":
         return (np.argmax(logits, axis=1) == labels).astype(np.float64)
-    raise ValueError(f"unknown baseline {name!r}; known: {BASELINES}")
+    raise ValueError(f"unknown baseline {name!r}; known: {BASELINES + TRACE_BASELINES}")
 
 
 def calibrated(test: tuple, calibration: tuple, *, evaluate: dict, calibrated_on: str,
-               suffix: str = "") -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+               suffix: str = "", names: tuple[str, ...] = BASELINES
+               ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
     """Every baseline on the ``test`` records, its threshold calibrated on the ``calibration`` records
     (the one that maximises balanced accuracy there; correctness is its own decision: a correct
     prediction says "member"). Both are (features, member ids, non-member ids), as
     deepleak.attack.run_supervised takes them; ``evaluate`` holds deepleak.metrics.evaluate's
-    settings. Returns (the test scores: {"records", "member", name + suffix: scores}, members first;
-    {name + suffix: metrics record})."""
+    settings; ``names`` the baselines to run (default: the stand-alone ones; ``TRACE_BASELINES``
+    for the federated attackers). Returns (the test scores: {"records", "member", name + suffix:
+    scores}, members first; {name + suffix: metrics record})."""
     te, te_member, te_ids = feature_lib.labelled(*test)
     cal, cal_member, _ = feature_lib.labelled(*calibration)
     out_scores, records = {"records": te_ids, "member": te_member}, {}
-    for name in BASELINES:
+    for name in names:
         s = scores(name, te)
         thr = 0.5 if name == "correctness" else metrics.best_threshold(scores(name, cal), cal_member)
         out_scores[name + suffix] = s
         records[name + suffix] = metrics.record(
-            "threshold", f"{name.replace('_', ' ')} threshold, calibrated on {calibrated_on}",
+            "threshold", f"{_DESCRIPTION.get(name, name.replace('_', ' '))} threshold, "
+                         f"calibrated on {calibrated_on}",
             {"test": metrics.evaluate(s, te_member, threshold=thr, **evaluate)})
     return out_scores, records

@@ -65,7 +65,8 @@ class Table:
 # --------------------------------------------------------------------------------------------------
 STANDALONE_NOTES = (
     "Accuracy on a balanced attack test set at the paper's 0.5 threshold; the attack model's "
-    "epoch is chosen on a validation split (the paper chose on the test set).",
+    "epoch is chosen on a validation split by balanced accuracy (the paper chose on the test "
+    "set).",
     "{ci}",
     "Threshold baselines are calibrated on the shadow model (correctness needs no threshold).",
     "'stand-in' marks a generated offline substitute for the real dataset (see the report).",
@@ -101,16 +102,20 @@ TABLE5 = Table(
 
 # Table VI: the size of the attacker's training data (CIFAR100-AlexNet, 50,000 target members),
 # swept at the same fractions of a profile's attacker knowledge (config
-# ``standalone.knowledge_fractions``: 10k/25k = 0.4 ...). The paper's known members / non-members
-# per row:
+# ``standalone.knowledge_fractions``: 10k/25k = 0.4 ...; each fraction shrinks the attack-training
+# and the validation records alike, deepleak/splits.py known_subsets). The paper's known members /
+# non-members per row:
 TABLE6_KNOWN = {knowledge_attack(0): (10000, 2000), knowledge_attack(1): (15000, 2000),
                 knowledge_attack(2): (15000, 5000), knowledge_attack(3): (25000, 5000)}
-_KNOWN_LABEL = "{members} known members, {nonmembers} known non-members"
+_KNOWN_LABEL = "{members:,} known members, {nonmembers:,} known non-members"
 TABLE6 = Table(
     "table6", "Table VI: attack accuracy for different sizes of the attacker's training data",
-    tuple(Row(a, _KNOWN_LABEL + f" (paper: {m} / {n})", a) for a, (m, n) in TABLE6_KNOWN.items()),
+    tuple(Row(a, _KNOWN_LABEL + f" (paper: {m:,} / {n:,})", a)
+          for a, (m, n) in TABLE6_KNOWN.items()),
     {ALEXNET: dict(zip(TABLE6_KNOWN, (73.2, 73.7, 74.8, 75.1), strict=True))},
-    reference=ALEXNET, notes=STANDALONE_NOTES)
+    reference=ALEXNET,
+    notes=(*STANDALONE_NOTES, "Known members / non-members: every record the attack model was "
+           "trained and validated on (the validation split shrinks with the rest)."))
 
 # Table VIII: the main stand-alone result, black-box vs white-box outputs vs white-box gradients,
 # with the paper's target models' train and test accuracy.
@@ -154,7 +159,9 @@ TABLE7 = Table(
         "Accuracy is that clustering's; AUC and TPRs rank the records by their code, signed "
         "towards the member cluster.",
         "Shadow models: the same white-box attack model trained on one shadow model's members and "
-        "non-members (disjoint from the target's data), applied to the target's attack test set.",
+        "non-members (disjoint from the target's data; image datasets with shadow_overlap: "
+        "overlapping it, as the paper's CIFAR-100 shadow, but never the attack test set), applied "
+        "to the target's attack test set.",
         "Accuracy on the balanced attack test set of the stand-alone scenario (Table VIII's). {ci}",
         "Threshold baselines are calibrated on the shadow model, the knowledge of the shadow-model "
         "attack (correctness needs no threshold).",
@@ -241,8 +248,8 @@ TABLE9_BASELINE = "loss"
 FEDERATED_NOTES = (
     "Accuracy on a balanced attack test set at the paper's 0.5 threshold; the attack model (one "
     "per attacked party, T observed rounds through shared components concatenated before the "
-    "encoder, as in the authors' code) is selected on a validation split (the paper selected on "
-    "the test set).",
+    "encoder, as in the authors' code) is selected on a validation split by balanced accuracy "
+    "(the paper selected on the test set).",
     "Central attacker: one attack per party on its uploads; its test sets are pooled, so the "
     "accuracy is the average over parties. Local attacker: the last party, on the global models, "
     "against the union of the other parties' data.",

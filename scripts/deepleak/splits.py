@@ -111,6 +111,25 @@ def subsample(ids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(ids, size=n, replace=False))
 
 
+KNOWN_SETS = ("attack_train_members", "attack_val_members", "attack_train_nonmembers",
+              "attack_val_nonmembers")
+
+
+def known_subsets(sets: dict[str, np.ndarray], fraction_members: float,
+                  fraction_nonmembers: float, seed: int) -> dict[str, np.ndarray]:
+    """Table VI: the records an attacker who knows less holds, everything it knows shrunk alike.
+
+    The attacker's known members are its attack-training and validation members (the validation
+    split is carved from what it knows), so both shrink to ``fraction_members`` of their size, and
+    the non-members to ``fraction_nonmembers``: a row "10,000 known members, 2,000 known
+    non-members" has 10,000 and 2,000 records in all, validation included, and validation keeps its
+    share (``standalone.validation_fraction``). Returns the four known sets (``KNOWN_SETS``).
+    """
+    fraction = {"members": fraction_members, "nonmembers": fraction_nonmembers}
+    return {name: subsample(sets[name], fraction[name.rsplit("_", 1)[1]], seed + i)
+            for i, name in enumerate(KNOWN_SETS)}
+
+
 def official_standalone_splits(official_train: np.ndarray, sizes: dict, validation_fraction: float,
                                seed: int, key: str = "splits", shadow_overlap: bool = False
                                ) -> tuple[dict[str, np.ndarray], list[list[str]]]:
@@ -120,49 +139,72 @@ def official_standalone_splits(official_train: np.ndarray, sizes: dict, validati
     official training images and its held-out records (the attack's non-members) from the official
     test images; the shadow model's sets likewise. The shadow sets come after the target's in each
     seeded permutation, so they are disjoint from them, unless they do not fit: then
-    ``shadow_overlap`` (the config's ``datasets.<dataset>.standalone.shadow_overlap``) lets them be
-    drawn from the whole pool, overlapping the target's sets as the paper's CIFAR-100 shadow model
-    did (each model used 50,000 of the 60,000 images). Returns the sets and the groups of sets that
-    must be disjoint.
+    ``shadow_overlap`` (the config's ``datasets.<dataset>.standalone.shadow_overlap``) lets them
+    overlap the target's sets, as the paper's CIFAR-100 shadow model did (each model used 50,000 of
+    the 60,000 images). Even then they never hold the target's attack-test records: the shadow-model
+    attack (Table VII) is trained on the shadow's members and non-members and tested on those
+    records, so a test record in the shadow's pools would be a record the attack was trained on.
+    The shadow takes the pool's records outside the target's first, then target records outside the
+    attack test set. Returns the sets and the groups of sets that must be disjoint.
     """
     rng = np.random.default_rng(seed)
     pools = {"train": rng.permutation(np.flatnonzero(official_train)),
              "test": rng.permutation(np.flatnonzero(~official_train))}
-    needs = {"train": ("target_train", "shadow_train"), "test": ("target_test", "shadow_test")}
-    drawn, overlap = {}, False
-    for pool_name, (target_key, shadow_key) in needs.items():
+    needs = {"train": ("target_train", "shadow_train", "attack_test_members"),
+             "test": ("target_test", "shadow_test", "attack_test_nonmembers")}
+    target = {}
+    for pool_name, (target_key, shadow_key, _) in needs.items():
         pool, n_target, n_shadow = pools[pool_name], sizes[target_key], sizes[shadow_key]
         if n_target > len(pool) or n_shadow > len(pool):
             raise SplitError(f"{key}: {target_key} ({n_target}) and {shadow_key} ({n_shadow}) "
                              f"must each fit in the {len(pool)} official {pool_name} images; lower "
                              "them.")
-        drawn[target_key] = pool[:n_target]
-        if n_target + n_shadow <= len(pool):
-            drawn[shadow_key] = pool[n_target: n_target + n_shadow]
-        elif shadow_overlap:
-            drawn[shadow_key] = rng.choice(pool, size=n_shadow, replace=False)
-            overlap = True
-        else:
-            raise SplitError(
-                f"{key}: {target_key} + {shadow_key} = {n_target + n_shadow} exceed the "
-                f"{len(pool)} official {pool_name} images. Lower them, or set "
-                "datasets.<dataset>.standalone.shadow_overlap: true to let the shadow model's "
-                "records overlap the target's (as the paper's CIFAR-100 shadow did).")
-    members, target_test = drawn["target_train"], drawn["target_test"]
+        target[target_key] = pool[:n_target]
+    members, target_test = target["target_train"], target["target_test"]
     tr_m, va_m, te_m = _known_and_test(members, sizes["attack_train_members"],
                                        sizes["attack_test_members"], validation_fraction, "members",
                                        key)
     tr_n, va_n, te_n = _known_and_test(target_test, sizes["attack_train_nonmembers"],
                                        sizes["attack_test_nonmembers"], validation_fraction,
                                        "non-members", key)
+    attack_test = {"train": te_m, "test": te_n}
+    shadow, overlap = {}, False
+    for pool_name, (target_key, shadow_key, test_key) in needs.items():
+        pool, n_target, n_shadow = pools[pool_name], sizes[target_key], sizes[shadow_key]
+        if n_target + n_shadow <= len(pool):
+            shadow[shadow_key] = pool[n_target: n_target + n_shadow]
+            continue
+        if not shadow_overlap:
+            raise SplitError(
+                f"{key}: {target_key} + {shadow_key} = {n_target + n_shadow} exceed the "
+                f"{len(pool)} official {pool_name} images. Lower them, or set "
+                "datasets.<dataset>.standalone.shadow_overlap: true to let the shadow model's "
+                "records overlap the target's (as the paper's CIFAR-100 shadow did).")
+        outside = pool[n_target:]
+        allowed = np.setdiff1d(pool[:n_target], attack_test[pool_name])  # sorted: permute it
+        if len(outside) + len(allowed) < n_shadow:
+            raise SplitError(
+                f"{key}: {shadow_key} ({n_shadow}) does not fit in the {len(pool)} official "
+                f"{pool_name} images less the target's {test_key} ({len(attack_test[pool_name])}): "
+                f"the shadow model may share the target's records (shadow_overlap) but never its "
+                f"attack-test records, which the shadow-model attack is tested on. Lower "
+                f"{shadow_key} or {test_key} to at most {len(pool)} together.")
+        need = n_shadow - len(outside)
+        shadow[shadow_key] = np.concatenate([outside,
+                                             rng.choice(allowed, size=need, replace=False)])
+        overlap = True
     sets = {
         "members": members, "target_test": target_test,
-        "shadow_members": drawn["shadow_train"], "shadow_nonmembers": drawn["shadow_test"],
+        "shadow_members": shadow["shadow_train"], "shadow_nonmembers": shadow["shadow_test"],
         "attack_train_members": tr_m, "attack_val_members": va_m, "attack_test_members": te_m,
         "attack_train_nonmembers": tr_n, "attack_val_nonmembers": va_n,
         "attack_test_nonmembers": te_n,
     }
     groups = (STANDALONE_DISJOINT if not overlap else
-              [["members", "target_test"], ["shadow_members", "shadow_nonmembers"],
-               list(ATTACK_SETS)])
+              [["members", "target_test"], list(SHADOW_AND_ATTACK_TEST), list(ATTACK_SETS)])
     return {name: np.sort(ids).astype(np.int64) for name, ids in sets.items()}, groups
+
+
+# Overlapping shadow sets (image datasets, shadow_overlap) stay disjoint from the attack test sets.
+SHADOW_AND_ATTACK_TEST = ("shadow_members", "shadow_nonmembers", "attack_test_members",
+                          "attack_test_nonmembers")
