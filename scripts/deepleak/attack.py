@@ -35,6 +35,7 @@ from torch import nn
 
 from deepleak import features as feature_lib
 from deepleak import gradients, metrics
+from deepleak.progress import Progress
 from deepleak.variants import AttackFeatures
 
 log = logging.getLogger(__name__)
@@ -278,6 +279,7 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
     target = torch.cat([torch.ones(half), torch.zeros(half)])
     best = (-1.0, None, -1)
     history = []
+    progress = Progress(log, "attack epoch", hp["epochs"])
     for epoch in range(1, hp["epochs"] + 1):
         model.train()
         pm = member_idx[torch.randperm(len(member_idx), generator=gen)]
@@ -299,8 +301,7 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
                         "val_balanced_acc": val_bal})
         if val_bal > best[0]:
             best = (val_bal, copy.deepcopy(model.state_dict()), epoch)
-        log.info("attack epoch %d: train mse %.4f, validation balanced accuracy %.4f "
-                 "(accuracy %.4f)", epoch, total / max(n_steps, 1), val_bal, val_acc)
+        progress(epoch, **{k: v for k, v in history[-1].items() if k != "epoch"})
     model.load_state_dict(best[1])
     model.selected_epoch = best[2]
     return model, std, history
