@@ -151,3 +151,59 @@ def test_tables_print_why_a_tpr_is_absent():
     row = tables.aggregate([large])
     assert tables.tpr_cell(row, 0.001).endswith(
         f"(at {100 * large['realised_fpr_at_0.001_fpr']:.2f} % FPR)")
+
+
+# --------------------------------------------------------------------------------------------------
+# The difference between two attacks
+# --------------------------------------------------------------------------------------------------
+def test_paired_difference_of_identical_attacks_is_exactly_zero():
+    s, m = _scores(n=300)
+    d = metrics.paired_difference(s, s.copy(), m, n_bootstrap=200)
+    assert d["method"] == "paired bootstrap"
+    assert d["accuracy"] == d["auc"] == 0.0
+    assert d["accuracy_ci"] == [0.0, 0.0] and d["auc_ci"] == [0.0, 0.0]
+
+
+def test_paired_difference_finds_a_planted_gap_and_matches_evaluate():
+    rng = np.random.default_rng(5)
+    member = np.r_[np.ones(400), np.zeros(400)].astype(int)
+    common = rng.normal(0.0, 1.0, len(member))  # what both attacks see: the records' difficulty
+    strong = common + 1.0 * member + rng.normal(0, 0.3, len(member))
+    weak = common + 0.6 * member + rng.normal(0, 0.3, len(member))
+    d = metrics.paired_difference(strong, weak, member, threshold_a=0.5, threshold_b=0.3,
+                                  n_bootstrap=300, seed=1)
+    a = metrics.evaluate(strong, member, threshold=0.5, n_bootstrap=0)
+    b = metrics.evaluate(weak, member, threshold=0.3, n_bootstrap=0)
+    assert d["accuracy"] == pytest.approx(a["accuracy"] - b["accuracy"])
+    assert d["auc"] == pytest.approx(a["auc"] - b["auc"])
+    assert d["auc_ci"][0] > 0 and d["accuracy_ci"][0] > 0
+    # Pairing removes what the two attacks share: the unpaired CI of the same gap is wider.
+    u = metrics.unpaired_difference((strong, member, 0.5), (weak, member, 0.3), n_bootstrap=300,
+                                    seed=1)
+    assert u["auc"] == pytest.approx(d["auc"]) and u["method"] == "unpaired bootstrap"
+    width = lambda r: r["auc_ci"][1] - r["auc_ci"][0]  # noqa: E731
+    assert width(d) < 0.6 * width(u)
+
+
+def test_paired_difference_needs_aligned_records():
+    s, m = _scores(n=50)
+    with pytest.raises(ValueError, match="same records"):
+        metrics.paired_difference(s, s[:-1], m)
+    records = np.arange(100)
+    perm = np.random.default_rng(0).permutation(100)
+    ia, ib = metrics.align(records, records[perm])
+    assert np.array_equal(records[ia], records[perm][ib])
+    assert metrics.align(records, records + 1) is None
+    assert metrics.align(records, records[:-1]) is None
+
+
+def test_replicate_difference_is_the_t_interval_of_the_differences():
+    from scipy import stats
+
+    d = metrics.replicate_difference([71.0, 72.0, 73.0], [70.0, 70.0, 70.0], confidence=0.95)
+    half = stats.t.ppf(0.975, 2) * 1.0 / np.sqrt(3)
+    assert d["difference"] == pytest.approx(2.0)
+    assert d["ci"] == pytest.approx([2.0 - half, 2.0 + half])
+    assert d["method"] == "t-interval over 3 replicates"
+    with pytest.raises(ValueError, match="two replicates"):
+        metrics.replicate_difference([1.0], [0.0])

@@ -8,7 +8,11 @@ Every attack is scored on a balanced test set of members and non-members ("posit
   with the FPR the threshold realises beside it;
 - bootstrap 95 % confidence intervals for each, resampling members and non-members separately so
   that every resample stays balanced, every statistic computed by the same rule as its point
-  estimate.
+  estimate;
+- the difference between two attacks with its CI: a paired bootstrap where both score the same test
+  records (:func:`paired_difference`), independent bootstraps where they do not
+  (:func:`unpaired_difference`), a t-interval over replicates where there are several
+  (:func:`replicate_difference`).
 
 ROC and AUC come from scikit-learn; the bootstrap draws index matrices (resamples x records) in
 blocks of bounded size and uses a rank formulation of the AUC, so that a resample costs one sort,
@@ -19,6 +23,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import stats
 from sklearn.metrics import roc_auc_score, roc_curve
 
 FPR_POINTS = (0.01, 0.001)
@@ -145,6 +150,92 @@ def evaluate(scores: np.ndarray, member: np.ndarray, *, threshold: float = 0.5,
             result[f"{name}_ci"] = _interval(values[name], confidence) if name in values else None
         result["n_bootstrap"] = n_bootstrap
     return result
+
+
+# --------------------------------------------------------------------------------------------------
+# The difference between two attacks, with its CI
+# --------------------------------------------------------------------------------------------------
+DIFFERENCE_METRICS = ("accuracy", "auc")
+
+
+def align(records_a: np.ndarray, records_b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Index arrays that put two attacks' scores in the same record order, or None when they do not
+    score the same records (then only an unpaired comparison is possible)."""
+    records_a, records_b = np.asarray(records_a), np.asarray(records_b)
+    if len(records_a) != len(records_b) or len(np.unique(records_a)) != len(records_a):
+        return None
+    ia, ib = np.argsort(records_a, kind="stable"), np.argsort(records_b, kind="stable")
+    return (ia, ib) if np.array_equal(records_a[ia], records_b[ib]) else None
+
+
+def _point(scores, member, threshold) -> dict[str, float]:
+    m, n, member = _split(scores, member)
+    return {"accuracy": ((m >= threshold).sum() + (n < threshold).sum()) / (len(m) + len(n)),
+            "auc": float(roc_auc_score(member, np.asarray(scores, dtype=np.float64)))}
+
+
+def paired_difference(scores_a: np.ndarray, scores_b: np.ndarray, member: np.ndarray, *,
+                      threshold_a: float = 0.5, threshold_b: float = 0.5, n_bootstrap: int = 1000,
+                      seed: int = 0, confidence: float = 0.95) -> dict:
+    """Accuracy and AUC of attack a minus those of attack b, both scored on the same test records
+    (``scores_a[i]``, ``scores_b[i]`` and ``member[i]`` are one record; :func:`align`), with
+    paired-bootstrap CIs: each resample draws one set of records (members and non-members
+    separately) and scores both attacks on it, so what the two share (the records' difficulty)
+    cancels in the difference.
+
+    Returns {"method", "n_members", "n_nonmembers", "n_bootstrap", "accuracy", "auc" (a - b, in
+    [-1, 1]), "accuracy_ci", "auc_ci"}."""
+    if not len(scores_a) == len(scores_b) == len(member):
+        raise ValueError("a paired comparison needs both attacks' scores on the same records")
+    a_m, a_n, member = _split(scores_a, member)
+    b_m, b_n, _ = _split(scores_b, member)
+    a, b = _point(scores_a, member, threshold_a), _point(scores_b, member, threshold_b)
+    out = {"method": "paired bootstrap", "n_members": len(a_m), "n_nonmembers": len(a_n),
+           "n_bootstrap": n_bootstrap}
+    out.update({name: float(a[name] - b[name]) for name in DIFFERENCE_METRICS})
+    if n_bootstrap:
+        va, vb = _bootstrap([(a_m, a_n, threshold_a), (b_m, b_n, threshold_b)], n_bootstrap,
+                            np.random.default_rng(seed))
+        out.update({f"{name}_ci": _interval(va[name] - vb[name], confidence)
+                    for name in DIFFERENCE_METRICS})
+    return out
+
+
+def unpaired_difference(a: tuple, b: tuple, *, n_bootstrap: int = 1000, seed: int = 0,
+                        confidence: float = 0.95) -> dict:
+    """Accuracy and AUC of attack a minus those of attack b, scored on different test records:
+    ``a`` and ``b`` are (scores, member, threshold). Each side is resampled on its own (stratified,
+    independent draws); the CI is the percentile interval of the resampled differences.
+
+    Returns the keys of :func:`paired_difference`, ``method`` "unpaired bootstrap"."""
+    rng = np.random.default_rng(seed)
+    points, draws = [], []
+    for scores, member, threshold in (a, b):
+        m, n, _ = _split(scores, member)
+        points.append(_point(scores, member, threshold))
+        if n_bootstrap:
+            draws += _bootstrap([(m, n, threshold)], n_bootstrap, rng)
+    out = {"method": "unpaired bootstrap", "n_members": [int(np.sum(s[1])) for s in (a, b)],
+           "n_nonmembers": [int(np.sum(~np.asarray(s[1]).astype(bool))) for s in (a, b)],
+           "n_bootstrap": n_bootstrap}
+    out.update({name: float(points[0][name] - points[1][name]) for name in DIFFERENCE_METRICS})
+    if n_bootstrap:
+        out.update({f"{name}_ci": _interval(draws[0][name] - draws[1][name], confidence)
+                    for name in DIFFERENCE_METRICS})
+    return out
+
+
+def replicate_difference(values_a, values_b, confidence: float = 0.95) -> dict:
+    """The mean over replicates of a metric of attack a minus attack b (``values_*[i]``: replicate
+    i's value: its own splits, target and attack models) and the t-interval of that mean, which
+    holds every source of variation the replicates vary."""
+    d = np.asarray(values_a, dtype=np.float64) - np.asarray(values_b, dtype=np.float64)
+    if len(d) < 2:
+        raise ValueError("a t-interval over replicates needs at least two replicates")
+    half = stats.t.ppf((1 + confidence) / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    mean = float(d.mean())
+    return {"method": f"t-interval over {len(d)} replicates", "replicates": len(d),
+            "difference": mean, "ci": [mean - half, mean + half]}
 
 
 def roc(scores: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
