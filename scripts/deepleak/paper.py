@@ -328,3 +328,78 @@ def table13_rows(parties: int, party_sweep: list[int]) -> list[Row]:
     (the run with ``federated.parties`` parties is Table X's passive run)."""
     run = lambda n: "passive" if n == parties else f"parties{n}"  # noqa: E731
     return [Row(f"parties{n}", f"{n} parties", f"{run(n)}:local") for n in sorted(party_sweep)]
+
+
+# --------------------------------------------------------------------------------------------------
+# The paper's qualitative claims: the claims table (deepleak/claims.py, scripts/make_claims.py)
+# --------------------------------------------------------------------------------------------------
+# A claim compares rows of one table above, on every dataset a profile runs that table on:
+# "a > b" (a leaks more: a higher attack accuracy) or "a ~ b" (the difference within +/- 2 pp). A
+# row is named as in its table's declaration; LOSS_BASELINE is the loss-threshold baseline printed
+# under the stand-alone tables. A chain compares each row of the table, as a profile runs it (Table
+# VI's knowledge fractions, Table XII's epoch sets, Table XIII's party counts), with the next one.
+CLAIM_MARGIN_PP = 2.0  # "~" holds when the CI of the difference lies within +/- 2 pp (AUC: 0.02)
+LOSS_BASELINE = "baseline_loss"
+RELATIONS = (">", "~")
+CHAINS = ("increasing", "decreasing")  # each row leaks more / less than the one before it
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    statement: str  # the claim in the paper's words
+    table: str  # the key of the Table whose rows it compares
+    pairs: tuple[tuple[str, str, str], ...] = ()  # (row, ">" or "~", row)
+    chain: str | None = None  # one of CHAINS: a claim about the table's rows in order
+
+    def __post_init__(self):
+        if bool(self.pairs) == (self.chain is not None):
+            raise ValueError(f"claim {self.key}: give pairs or a chain, not both")
+        if self.chain is not None and self.chain not in CHAINS:
+            raise ValueError(f"claim {self.key}: chain is one of {CHAINS}")
+        if any(rel not in RELATIONS for _, rel, _ in self.pairs):
+            raise ValueError(f"claim {self.key}: a pair's relation is one of {RELATIONS}")
+
+
+CLAIMS = (
+    Claim("white_box_beats_black_box",
+          "White-box (gradients) > black-box: the gradients leak more than the outputs (Table "
+          "VIII)", "table8", pairs=((WHITE_BOX, ">", "black_box"),)),
+    Claim("white_box_beats_loss_threshold",
+          "White-box (gradients) > the loss threshold, a calibrated black-box attack that the "
+          "paper does not run (Sablayrolles et al. 2019 argue the loss is all an attacker needs)",
+          "table8", pairs=((WHITE_BOX, ">", LOSS_BASELINE),)),
+    Claim("last_layer_gradient_leaks_most",
+          "The gradients of the last layer leak the most membership information (Table IV)",
+          "table4", pairs=tuple(("gradients_1", ">", f"gradients_{k}") for k in (2, 3, 4))),
+    Claim("more_known_records_help",
+          "The attack is more accurate when the attacker knows more members and non-members "
+          "(Table VI)", "table6", chain="increasing"),
+    Claim("unsupervised_close_to_shadow",
+          "The unsupervised attack is close to the shadow-model attack (Table VII)", "table7",
+          pairs=(("unsupervised", "~", "shadow_model"),)),
+    Claim("finetuning_ordering",
+          "Fine-tuning: D vs D̄ > D_Δ vs D̄ > D vs D_Δ: members of either training set are told "
+          "from non-members better than the two training sets from each other (Table IX)",
+          "table9", pairs=(("d_vs_nonmembers", ">", "d_delta_vs_nonmembers"),
+                           ("d_delta_vs_nonmembers", ">", "d_vs_d_delta"))),
+    Claim("global_beats_local",
+          "The global (central) attacker leaks more than the local attacker, passive and active "
+          "(Table X)", "table10", pairs=(("central_passive", ">", "local_passive"),
+                                         ("central_ascent", ">", "local_ascent"))),
+    Claim("active_ordering",
+          "Isolating + gradient ascent > isolating ~ gradient ascent > passive: the active global "
+          "attacks leak more than the passive one on the same target members and non-members "
+          "(Table X)", "table10",
+          pairs=(("isolating_ascent", ">", "isolating"),
+                 ("isolating_ascent", ">", "central_ascent"),
+                 ("isolating", "~", "central_ascent"),
+                 ("isolating", ">", "central_passive_on_targets"),
+                 ("central_ascent", ">", "central_passive_on_targets"))),
+    Claim("later_epochs_leak_more",
+          "Later epochs leak more: the passive global attacker is more accurate when it observes "
+          "later training epochs (Table XII)", "table12", chain="increasing"),
+    Claim("more_parties_less_local_leakage",
+          "The more parties, the less membership information the passive local attacker infers "
+          "(Table XIII)", "table13", chain="decreasing"),
+)

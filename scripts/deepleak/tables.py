@@ -15,22 +15,35 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-METRICS = [("accuracy", 100.0), ("auc", 1.0), ("tpr_at_0.01_fpr", 100.0),
-           ("tpr_at_0.001_fpr", 100.0)]
+from deepleak import metrics
+
+METRICS = [("accuracy", 100.0), ("auc", 1.0),
+           *((metrics.tpr_key(p), 100.0) for p in metrics.FPR_POINTS)]
 
 
 def aggregate(results: list[dict], confidence: float = 0.95) -> dict:
-    """Mean and CI of each metric over replicates (bootstrap CI when there is one replicate)."""
-    row = {"replicates": len(results), "n_test": results[0]["n_members"] + results[0]["n_nonmembers"]}
+    """Mean and CI of each metric over replicates (bootstrap CI when there is one replicate). A TPR
+    at an FPR that the test set cannot realise (deepleak.metrics.min_nonmembers) is NaN, and so is
+    its CI; the FPR its threshold realised is kept beside it, in %."""
+    first = results[0]
+    row = {"replicates": len(results), "n_test": first["n_members"] + first["n_nonmembers"],
+           "n_nonmembers": first["n_nonmembers"]}
+    for p in metrics.FPR_POINTS:
+        realised = [r.get(metrics.realised_key(p)) for r in results]
+        row[metrics.realised_key(p)] = (float("nan") if None in realised
+                                        else 100 * float(np.mean(realised)))
     for name, scale in METRICS:
-        values = np.array([r[name] for r in results], dtype=np.float64) * scale
+        values = np.array([r[name] for r in results], dtype=np.float64) * scale  # None -> NaN
         row[name] = float(values.mean())
+        if np.isnan(row[name]):
+            row[f"{name}_ci_low"] = row[f"{name}_ci_high"] = float("nan")
+            continue
         if len(values) > 1:
-            half = stats.t.ppf((1 + confidence) / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(
-                len(values))
+            t = stats.t.ppf((1 + confidence) / 2, len(values) - 1)
+            half = t * values.std(ddof=1) / math.sqrt(len(values))
             row[f"{name}_ci_low"], row[f"{name}_ci_high"] = row[name] - half, row[name] + half
-        elif f"{name}_ci" in results[0]:
-            row[f"{name}_ci_low"], row[f"{name}_ci_high"] = (v * scale for v in results[0][f"{name}_ci"])
+        elif first.get(f"{name}_ci") is not None:
+            row[f"{name}_ci_low"], row[f"{name}_ci_high"] = (v * scale for v in first[f"{name}_ci"])
         else:
             row[f"{name}_ci_low"] = row[f"{name}_ci_high"] = float("nan")
     return row
@@ -82,6 +95,15 @@ def fmt(value, digits=1, pct=False):
     return f"{value:.{digits}f}{' %' if pct else ''}"
 
 
+def tpr_cell(row, fpr: float) -> str:
+    """A TPR at ``fpr`` in %, with the FPR its threshold realised, or why the test set has none."""
+    value = row[metrics.tpr_key(fpr)]
+    if value is None or math.isnan(value):
+        return f"n/a (needs >= {metrics.min_nonmembers(fpr):,} non-members)"
+    realised = row.get(metrics.realised_key(fpr), math.nan)
+    return f"{value:.2f} %" + ("" if math.isnan(realised) else f" (at {realised:.2f} % FPR)")
+
+
 def _with_ci(row, name, digits):
     lo, hi = row.get(f"{name}_ci_low"), row.get(f"{name}_ci_high")
     if lo is None or math.isnan(lo):
@@ -97,16 +119,15 @@ def to_markdown(df: pd.DataFrame, title: str, paper_label: str, notes: list[str]
     lines = [f"# {title}", ""]
     lines += [f"- {n}" for n in notes]
     for dataset, group in df.groupby("dataset", sort=False):
+        headers = ["Row", "Accuracy % (95% CI)", paper_label, "Δ pp", "AUC (95% CI)",
+                   *(f"TPR @ {100 * p:g}% FPR" for p in metrics.FPR_POINTS), *(h for h, _ in extra)]
         lines += ["", f"## {dataset_headers.get(dataset, dataset)}", "",
-                  f"| Row | Accuracy % (95% CI) | {paper_label} | Δ pp | AUC (95% CI) | TPR @ 1% FPR | "
-                  f"TPR @ 0.1% FPR |" + "".join(f" {h} |" for h, _ in extra),
-                  "|" + "---|" * (7 + len(extra))]
+                  "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         for _, r in group.iterrows():
-            lines.append(
-                f"| {r['row']} | {_with_ci(r, 'accuracy', 1)} | {fmt(r['paper_accuracy'], 2)} | "
-                f"{fmt(r['delta_pp'], 1)} | {_with_ci(r, 'auc', 3)} | "
-                f"{fmt(r['tpr_at_0.01_fpr'], 2, True)} | {fmt(r['tpr_at_0.001_fpr'], 2, True)} |"
-                + "".join(f" {fn(r)} |" for _, fn in extra))
+            cells = [r["row"], _with_ci(r, "accuracy", 1), fmt(r["paper_accuracy"], 2),
+                     fmt(r["delta_pp"], 1), _with_ci(r, "auc", 3),
+                     *(tpr_cell(r, p) for p in metrics.FPR_POINTS), *(fn(r) for _, fn in extra)]
+            lines.append("| " + " | ".join(map(str, cells)) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,6 +1,7 @@
 # Stage 5, tables: every paper table of every scenario, each a CSV and a Markdown page with the paper's
-# value beside ours, and one named target per table (`snakemake --cores all table8`). One small script
-# per table family over the shared table layer (deepleak/tables.py), so editing one reruns only its own.
+# value beside ours, and one named target per table (`snakemake --cores all table8`); then the claims
+# table (`snakemake --cores all claims`). One small script per table family over the shared table
+# layer (deepleak/tables.py), so editing one reruns only its own.
 
 STANDALONE_TABLES = list(paper.STANDALONE_TABLES)
 FEDERATED_TABLES = list(paper.FEDERATED_TABLES)
@@ -130,9 +131,77 @@ rule make_federated_table:
         "../../scripts/make_federated_table.py"
 
 
+# The claims table: each qualitative claim of the paper (deepleak/paper.py CLAIMS) judged per dataset
+# from the per-record scores of the table rows it compares (deepleak/claims.py).
+CLAIM_TABLES = sorted({claim.table for claim in paper.CLAIMS})
+CLAIM_DATASETS = {
+    t: {"table9": FINETUNE_DATASETS, "table10": FEDERATED_DATASETS,
+        "table12": FEDERATED["sweep_datasets"], "table13": FEDERATED["sweep_datasets"]}.get(
+        t, STANDALONE_DATASETS)
+    for t in CLAIM_TABLES
+}
+
+
+def claim_jobs():
+    """(dataset, scenario, replicate, job) of every attack job whose scores the claims read: the
+    stand-alone attacks of their tables and the baselines, every fine-tuning task, every federated
+    run."""
+    n_knowledge = len(STANDALONE["knowledge_fractions"])
+    standalone = [a for t in CLAIM_TABLES if t in paper.STANDALONE_TABLES
+                  for a in paper.standalone_table(t, n_knowledge).attacks]
+    standalone = list(dict.fromkeys([*standalone, *paper.TABLE7.attacks, "baselines"]))
+    return [*([d, "standalone", r, a] for d in STANDALONE_DATASETS for r in REPLICATES
+              for a in standalone),
+            *([d, "finetune", r, t] for d in FINETUNE_DATASETS for r in REPLICATES
+              for t in FINETUNE_TASKS),
+            *([d, "federated", r, run] for d in FEDERATED_DATASETS for r in REPLICATES
+              for run in federated_runs(d))]
+
+
+CLAIM_JOBS = claim_jobs()
+CLAIM_PROVENANCE = sorted({d for datasets in CLAIM_DATASETS.values() for d in datasets})
+
+
+rule make_claims:
+    input:
+        metrics=[f"results/{d}/{s}/{r}/attacks/{j}/metrics.json" for d, s, r, j in CLAIM_JOBS],
+        scores=[f"results/{d}/{s}/{r}/attacks/{j}/scores.npz" for d, s, r, j in CLAIM_JOBS],
+        provenance=provenance(CLAIM_PROVENANCE),
+        # The claims' verdicts live in this library module: editing it reruns this table alone.
+        library=str(Path(workflow.basedir) / "scripts/deepleak/claims.py"),
+    output:
+        csv=report("results/tables/claims.csv", caption="../report/claims.rst", category="Tables",
+                   subcategory="Claims", labels={"table": "claims"}),
+        md="results/tables/claims.md",
+    log:
+        "logs/tables/claims.log",
+    params:
+        jobs=CLAIM_JOBS,
+        datasets=CLAIM_DATASETS,
+        provenance_datasets=CLAIM_PROVENANCE,
+        replicates=REPLICATES,
+        n_knowledge=len(STANDALONE["knowledge_fractions"]),
+        parties=FEDERATED["parties"],
+        party_sweep=FEDERATED["party_sweep"],
+        rounds={d: federated_cfg(d)["rounds"] for d in FEDERATED_DATASETS},
+        observed_epochs={d: federated_cfg(d)["observed_epochs"] for d in FEDERATED_DATASETS},
+        epoch_sets={d: table12_epoch_sets(d) for d in FEDERATED_DATASETS},
+        n_bootstrap=config["metrics"]["n_bootstrap"],
+        confidence=config["metrics"]["confidence"],
+        seed=artifact_seed("claims"),
+    script:
+        "../../scripts/make_claims.py"
+
+
+rule claims:
+    input:
+        "results/tables/claims.csv",
+        "results/tables/claims.md",
+
+
 rule tables:
     input:
-        expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md"]),
+        expand("results/tables/{table}.{ext}", table=[*TABLES, "claims"], ext=["csv", "md"]),
 
 
 for _table in TABLES:
