@@ -115,10 +115,11 @@ def test_calibrated_baselines_score_the_planted_members_higher(planted):
 def test_extract_matches_autograd():
     torch.manual_seed(0)
     net = models.FCNet(6, 3, hidden=(5, 4))
-    X = np.random.default_rng(0).normal(size=(10, 6)).astype(np.float32)
-    y = np.arange(10) % 3
+    X = np.random.default_rng(0).normal(size=(10, 6))  # float64 and int32 in: cast on the way
+    y = (np.arange(10) % 3).astype(np.int32)
     f = features.extract(net, X, y, gradient_layers=2, batch_size=4)  # three batches
-    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    assert all(v.dtype == np.float32 for k, v in f.items() if k != "label")
+    Xt, yt = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
     logits, outs = net(Xt, return_activations=True)
     assert np.allclose(f["logits"], logits.detach(), atol=1e-6)
     assert np.allclose(f["loss"], F.cross_entropy(logits, yt, reduction="none").detach(), atol=1e-5)
@@ -153,3 +154,11 @@ def test_rows_of_and_take():
     for k in (0, 4):
         with pytest.raises(ValueError, match="does not exist"):
             features.layer_from_end(["a", "b", "c"], k)
+
+
+def test_check_disjoint_names_the_sets_that_share_a_record():
+    sets = {"a": np.array([1, 2, 3]), "b": np.array([4]), "c": np.array([3, 5])}
+    message = r"record 3 appears more than once across \['a', 'c'\]"
+    with pytest.raises(splits.SplitError, match=message):
+        splits.check_disjoint(sets, [["a", "b", "c"]])
+    splits.check_disjoint(sets, [["a", "b"], ["b", "c"]])  # disjoint within each group
