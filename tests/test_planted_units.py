@@ -162,3 +162,32 @@ def test_check_disjoint_names_the_sets_that_share_a_record():
     with pytest.raises(splits.SplitError, match=message):
         splits.check_disjoint(sets, [["a", "b", "c"]])
     splits.check_disjoint(sets, [["a", "b"], ["b", "c"]])  # disjoint within each group
+
+
+def test_baselines_score_in_float64_and_stay_finite_when_confident():
+    # float32 logits of a confident member: in float32 the confidences tie at 1.0 and 1 - p is 0.
+    logits = np.array([[40.0, 0.0, 0.0], [30.0, 0.0, 0.0], [0.0, 2.0, 0.0]], dtype=np.float32)
+    feats = {"logits": logits, "label": np.array([0, 0, 0]),
+             "loss": np.array([1e-9, 2e-9, 2.2], dtype=np.float32)}
+    for name in baselines.BASELINES:
+        s = baselines.scores(name, feats)
+        assert s.dtype == np.float64 and np.isfinite(s).all(), name
+    assert len(np.unique(baselines.scores("loss", feats))) == 3
+    assert baselines.scores("confidence", feats)[0] > baselines.scores("confidence", feats)[1]
+    assert baselines.normalised_entropy(logits).dtype == np.float64
+    assert baselines.normalised_entropy(logits)[0] < baselines.normalised_entropy(logits)[1]
+    m = baselines.modified_entropy(np.array([[100.0, 0.0, 0.0]]), np.array([0]))
+    assert np.isfinite(m).all() and m[0] >= 0
+
+
+def test_calibrated_without_suffix_passes_its_evaluate_settings(planted):
+    feats, sets = planted
+    scores, records = baselines.calibrated(
+        (feats, sets["attack_test_members"], sets["attack_test_nonmembers"]),
+        (feats, sets["shadow_members"], sets["shadow_nonmembers"]),
+        evaluate={"n_bootstrap": 7, "seed": 1}, calibrated_on="the shadow model")
+    assert set(records) == set(baselines.BASELINES)
+    assert set(scores) == {"records", "member", *baselines.BASELINES}
+    assert records["modified_entropy"]["description"] == (
+        "modified entropy threshold, calibrated on the shadow model")
+    assert all(r["metrics"]["test"]["n_bootstrap"] == 7 for r in records.values())
