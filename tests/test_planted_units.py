@@ -191,3 +191,22 @@ def test_calibrated_without_suffix_passes_its_evaluate_settings(planted):
     assert records["modified_entropy"]["description"] == (
         "modified entropy threshold, calibrated on the shadow model")
     assert all(r["metrics"]["test"]["n_bootstrap"] == 7 for r in records.values())
+
+
+def test_split_size_boundaries():
+    exact = {**SIZES, "attack_train_members": 100, "attack_test_members": 60}  # 160 = target_train
+    sets = splits.standalone_splits(N, exact, validation_fraction=0.5, seed=0)
+    assert len(sets["attack_test_members"]) == 60
+    assert len(np.unique(np.r_[sets["attack_train_members"], sets["attack_val_members"],
+                               sets["attack_test_members"]])) == 160
+    two = {**SIZES, "attack_train_members": 2}  # one to train on, one to validate: enough
+    sets = splits.standalone_splits(N, two, validation_fraction=0.5, seed=0)
+    assert len(sets["attack_train_members"]) == len(sets["attack_val_members"]) == 1
+    for fraction in (0.001, 1.0):  # no validation records / no training records
+        with pytest.raises(splits.SplitError, match="leaves an empty attack training"):
+            splits.standalone_splits(N, SIZES, validation_fraction=fraction, seed=0)
+
+
+def test_best_threshold_of_uninformative_scores_is_finite():
+    s, m = np.full(6, 0.3), np.array([1, 1, 1, 0, 0, 0])
+    assert metrics.best_threshold(s, m) == pytest.approx(0.3)
