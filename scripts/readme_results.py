@@ -1,8 +1,8 @@
 """Regenerate the README's "Results of the default profile" section from a finished run (`make readme`).
 
-Not a rule script: it reads what `make` left behind (results/tables/table8.csv, figures/figure3.png,
-results/make_time.json written by the Makefile, results/plan_time.json written by
-benchmarks/plan_time.py) and rewrites the text between the README's two "generated" markers, so the
+Not a rule script: it reads what `make` left behind (results/tables/table8.csv and claims.md,
+figures/figure3.png, results/make_time.json written by the Makefile, results/plan_time.json written
+by benchmarks/plan_time.py) and rewrites the text between the README's two "generated" markers, so the
 numbers a reader sees are the ones the pipeline printed, never typed by hand.
 
     python scripts/readme_results.py [--readme README.md]
@@ -47,6 +47,16 @@ def targets(csv: Path) -> list[str]:
             for _, r in df.iterrows()]
 
 
+def claims_summary(md: Path) -> list[str]:
+    """The summary of the claims table (results/tables/claims.md): one verdict per claim and dataset."""
+    if not md.exists():
+        return []
+    text = md.read_text()
+    summary = text.split("## Summary", 1)[1].split("\n## ", 1)[0].strip()
+    return ["The paper's claims, judged on this run (`results/tables/claims.md` has each comparison "
+            "with the CI of its difference):", "", summary, ""]
+
+
 def timing(make: Path, plan: Path) -> list[str]:
     lines = []
     if make.exists():
@@ -77,6 +87,7 @@ def section(results: Path, figures: Path, docs: Path) -> str:
         shutil.copyfile(png, docs / png.name)
         lines += [f"![Figure 3 of the default profile: last-layer gradient norm of members and "
                   f"non-members over training](docs/{png.name})", ""]
+    lines += claims_summary(results / "tables/claims.md")
     lines += timing(results / "make_time.json", results / "plan_time.json")
     return "\n".join(lines).rstrip() + "\n"
 
