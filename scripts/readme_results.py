@@ -1,9 +1,9 @@
-"""Regenerate the README's "Results of the default profile" section from a finished run (`make readme`).
+"""Regenerate the README's "Results of the default profile" from a finished run (`make readme`).
 
 Not a rule script: it reads what `make` left behind (results/tables/table8.csv and claims.md,
 figures/figure3.png, results/make_time.json written by the Makefile, results/plan_time.json written
-by benchmarks/plan_time.py) and rewrites the text between the README's two "generated" markers, so the
-numbers a reader sees are the ones the pipeline printed, never typed by hand.
+by benchmarks/plan_time.py) and rewrites the text between the README's two "generated" markers, so
+the numbers a reader sees are the ones the pipeline printed, never typed by hand.
 
     python scripts/readme_results.py [--readme README.md]
 """
@@ -35,8 +35,9 @@ def table8_rows(csv: Path) -> list[str]:
              "|---|---|---|---|---|---|"]
     for _, r in df.iterrows():
         acc = f"{r['accuracy']:.1f} [{r['accuracy_ci_low']:.1f}, {r['accuracy_ci_high']:.1f}]"
-        lines.append(f"| {r['dataset']} ({r['source']}) | {r['row']} | {acc} | {_num(r['auc'], 3)} | "
-                     f"{_num(r['tpr_at_0.01_fpr'], 1, True)} | {_num(r['paper_accuracy'], 1)} |")
+        lines.append(f"| {r['dataset']} ({r['source']}) | {r['row']} | {acc} | "
+                     f"{_num(r['auc'], 3)} | {_num(r['tpr_at_0.01_fpr'], 1, True)} | "
+                     f"{_num(r['paper_accuracy'], 1)} |")
     return lines
 
 
@@ -48,23 +49,23 @@ def targets(csv: Path) -> list[str]:
 
 
 def claims_summary(md: Path) -> list[str]:
-    """The summary of the claims table (results/tables/claims.md): one verdict per claim and dataset."""
+    """The claims table's summary (results/tables/claims.md): a verdict per claim and dataset."""
     if not md.exists():
         return []
     text = md.read_text()
     summary = text.split("## Summary", 1)[1].split("\n## ", 1)[0].strip()
-    return ["The paper's claims, judged on this run (`results/tables/claims.md` has each comparison "
-            "with the CI of its difference):", "", summary, ""]
+    return ["The paper's claims, judged on this run (`results/tables/claims.md` has each "
+            "comparison with the CI of its difference):", "", summary, ""]
 
 
 def timing(make: Path, plan: Path) -> list[str]:
     lines = []
     if make.exists():
         t = json.loads(make.read_text())
-        lines.append(f"- `make` from an empty `results/` took {t['seconds'] / 60:.1f} minutes for the "
-                     f"pipeline ({t['jobs']} jobs) on {t['cores']} cores, on {t['date']}; load average "
-                     f"{t['load_before']} before and {t['load_after']} after (what else ran: "
-                     f"{t.get('note') or 'nothing else was started'}).")
+        lines.append(f"- `make` from an empty `results/` took {t['seconds'] / 60:.1f} minutes for "
+                     f"the pipeline ({t['jobs']} jobs) on {t['cores']} cores, on {t['date']}; load "
+                     f"average {t['load_before']} before and {t['load_after']} after (what else "
+                     f"ran: {t.get('note') or 'nothing else was started'}).")
     if plan.exists():
         p = json.loads(plan.read_text())
         lines.append(f"- Planning the DAG (`snakemake -n`, {p['configfile']}): median "
@@ -77,9 +78,10 @@ def timing(make: Path, plan: Path) -> list[str]:
 def section(results: Path, figures: Path, docs: Path) -> str:
     csv = results / "tables/table8.csv"
     if not csv.exists():
-        raise SystemExit(f"{csv} does not exist: run `make` (or `snakemake --cores all table8`) first")
-    lines = ["Table VIII of the default profile (`results/tables/table8.md` has every column and the "
-             "notes; the stand-ins are not the paper's datasets, so the paper's value is for "
+        raise SystemExit(f"{csv} does not exist: run `make` (or `snakemake --cores all table8`) "
+                         "first")
+    lines = ["Table VIII of the default profile (`results/tables/table8.md` has every column and "
+             "the notes; the stand-ins are not the paper's datasets, so the paper's value is for "
              "reference only):", "", *table8_rows(csv), "", *targets(csv), ""]
     png = figures / f"{FIGURE}.png"
     if png.exists():
