@@ -60,6 +60,10 @@ def claims_summary(md: Path) -> list[str]:
 
 def timing(make: Path, plan: Path) -> list[str]:
     lines = []
+    if not make.exists():
+        lines.append("- The time of a whole `make` is not measured for this run: the Makefile "
+                     "records it in results/make_time.json when `make` starts from an empty "
+                     "`results/`.")
     if make.exists():
         t = json.loads(make.read_text())
         lines.append(f"- `make` from an empty `results/` took {t['seconds'] / 60:.1f} minutes for "
