@@ -1,12 +1,14 @@
-# Stage 4: membership attacks on the target model. Each neural attack variant (deepleak/variants.py) is
-# trained on the attacker's known members and non-members, selected on the validation split and
-# scored on the attack test set; the threshold baselines run beside them.
+# Stage 4, attacks, every scenario's: the stand-alone attack variants and threshold baselines, the
+# shadow-model and unsupervised attacks (Table VII), the fine-tuning tasks (Table IX) and the federated
+# attackers (Tables X, XII, XIII). Each supervised attack is trained on the attacker's known members
+# and non-members, selected on its validation split and scored on the attack test set
+# (attack.run_supervised); the threshold baselines run beside them.
 
 
 # One job per group of variants (each variant's `group` in deepleak/variants.py), named attack_<group>:
 # `-R attack_gradients` reruns the gradient attacks of every dataset. The groups are checked against
 # every attack the tables need (deepleak/paper.py): an attack that no rule makes stops the parse with
-# its name. shadow_model and unsupervised have a rule each (unsupervised.smk).
+# its name. shadow_model and unsupervised have a rule each (below).
 ATTACK_GROUPS = paper.check_standalone_rules(len(STANDALONE["knowledge_fractions"]),
                                              single_attacks=["shadow_model", "unsupervised"])
 
