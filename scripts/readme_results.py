@@ -64,7 +64,7 @@ def timing(make: Path, plan: Path) -> list[str]:
         lines.append("- The time of a whole `make` is not measured for this run: the Makefile "
                      "records it in results/make_time.json when `make` starts from an empty "
                      "`results/`.")
-    if make.exists():
+    else:
         t = json.loads(make.read_text())
         lines.append(f"- `make` from an empty `results/` took {t['seconds'] / 60:.1f} minutes for "
                      f"the pipeline ({t['jobs']} jobs) on {t['cores']} cores, on {t['date']}; load "
