@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Team notes that never were part of the repository.
 NOTES = re.compile(r"\b(?:SPEC|DATASETS|DESIGN|STYLE|ENVIRONMENT)\.md\b")
 
-# Absolute paths of somebody's machine: home and work folders, temporary files, Windows drives. Spelled
-# from their parts, so that this file names no such path itself.
+# Absolute paths of somebody's machine: home and work folders, temporary files, Windows drives.
+# Spelled from their parts, so that this file names no such path itself.
 ROOTS = ("work", "home", "Users", "tmp")
 MACHINE_PATH = re.compile(r"(?<![\w.~-])(?:" + "|".join(f"/{r}/" for r in ROOTS) + r"|[A-Za-z]:\\)")
 
