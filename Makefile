@@ -3,13 +3,14 @@
 #   make test   install into .venv, then run the test suite (what CI runs)
 #   make test-fast   the unit tests only (no whole-DAG runs): the quick loop while editing
 #   make readme      rewrite the README's results section from the last run (scripts/readme_results.py)
+#   make benchmarks  time and peak memory per step of the last run (results/benchmarks.md)
 SHELL := /bin/bash
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: all pipeline test test-fast install data-packages report readme lint clean
+.PHONY: all pipeline test test-fast install data-packages report readme benchmarks lint clean
 
 all: pipeline
 
@@ -53,6 +54,10 @@ test-fast: install
 
 readme:
 	$(BIN)/python scripts/readme_results.py
+
+# BEFORE=<an earlier run's benchmarks folder> adds a before / after column per step.
+benchmarks:
+	$(BIN)/python scripts/benchmark_table.py $(if $(BEFORE),--before $(BEFORE))
 
 report: pipeline
 	$(BIN)/snakemake --report report.html

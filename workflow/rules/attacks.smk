@@ -50,6 +50,8 @@ rule baselines:
         metrics="results/{dataset}/standalone/{rep}/attacks/baselines/metrics.json",
     log:
         "logs/{dataset}/standalone/{rep}/baselines.log",
+    benchmark:
+        "benchmarks/{dataset}/standalone/{rep}/baselines.tsv",
     params:
         metrics_cfg=config["metrics"],
         seed=lambda wc: artifact_seed(wc.dataset, "standalone", wc.rep, "baselines"),

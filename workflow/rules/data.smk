@@ -16,6 +16,8 @@ for _data in sorted({data_of(d) for d in config["datasets"] if dataset_cfg(d)["s
             registry.raw_files(_data, f"data/raw/{_data}"),
         log:
             f"logs/{_data}/fetch.log",
+        benchmark:
+            f"benchmarks/{_data}/fetch.tsv",
         params:
             data=_data,
             raw_dir=f"data/raw/{_data}",
@@ -55,6 +57,8 @@ rule prepare_dataset:
         provenance="results/{dataset}/provenance.json",
     log:
         "logs/{dataset}/prepare_dataset.log",
+    benchmark:
+        "benchmarks/{dataset}/prepare_dataset.tsv",
     params:
         data=lambda wc: data_of(wc.dataset),
         raw_dir=lambda wc: raw_dir(wc.dataset),
@@ -74,6 +78,8 @@ rule make_splits:
         splits="results/{dataset}/standalone/{rep}/splits.npz",
     log:
         "logs/{dataset}/standalone/{rep}/make_splits.log",
+    benchmark:
+        "benchmarks/{dataset}/standalone/{rep}/make_splits.tsv",
     params:
         sizes=lambda wc: dataset_cfg(wc.dataset)["standalone"]["sizes"],
         validation_fraction=STANDALONE["validation_fraction"],
@@ -93,6 +99,8 @@ rule finetune_splits:
         splits="results/{dataset}/finetune/{rep}/splits.npz",
     log:
         "logs/{dataset}/finetune/{rep}/splits.log",
+    benchmark:
+        "benchmarks/{dataset}/finetune/{rep}/splits.tsv",
     params:
         sizes=lambda wc: FINETUNE["sizes"][wc.dataset],
         d_fraction=FINETUNE["d_fraction"],
@@ -110,6 +118,8 @@ rule federated_split:
         splits="results/{dataset}/federated/{rep}/splits.npz",
     log:
         "logs/{dataset}/federated/{rep}/split.log",
+    benchmark:
+        "benchmarks/{dataset}/federated/{rep}/split.tsv",
     params:
         sizes=lambda wc: federated_cfg(wc.dataset)["sizes"],
         parties=FEDERATED["parties"],

@@ -16,6 +16,8 @@ rule figure3_plot:
         pdf="figures/figure3.pdf",
     log:
         "logs/figures/figure3.log",
+    benchmark:
+        "benchmarks/figures/figure3.tsv",
     params:
         datasets=STANDALONE_DATASETS,
     script:
@@ -34,6 +36,8 @@ rule figure4_plot:
         pdf="figures/figure4.pdf",
     log:
         "logs/figures/figure4.log",
+    benchmark:
+        "benchmarks/figures/figure4.tsv",
     params:
         datasets=STANDALONE_DATASETS,
     script:
@@ -59,6 +63,8 @@ for _figure in ("figure2", "figure6"):
             pdf=f"figures/{_figure}.pdf",
         log:
             f"logs/figures/{_figure}.log",
+        benchmark:
+            f"benchmarks/figures/{_figure}.tsv",
         params:
             figure=_figure,
             datasets=STANDALONE_DATASETS,
@@ -80,6 +86,8 @@ rule roc_plots:
              for a in STANDALONE_ATTACKS],
     log:
         "logs/figures/roc_{dataset}_{rep}.log",
+    benchmark:
+        "benchmarks/figures/roc_{dataset}_{rep}.tsv",
     params:
         attacks=STANDALONE_ATTACKS,
         knowledge_fractions=STANDALONE["knowledge_fractions"],
@@ -97,6 +105,8 @@ rule figure5_plot:
         pdf="figures/figure5.pdf",
     log:
         "logs/figures/figure5.log",
+    benchmark:
+        "benchmarks/figures/figure5.tsv",
     params:
         datasets=STANDALONE_DATASETS,
     script:
@@ -115,6 +125,8 @@ rule figure7_plot:
         pdf="figures/figure7.pdf",
     log:
         "logs/figures/figure7.log",
+    benchmark:
+        "benchmarks/figures/figure7.tsv",
     params:
         datasets=FEDERATED_DATASETS,
         gamma=FEDERATED["gamma"],

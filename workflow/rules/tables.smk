@@ -37,6 +37,8 @@ rule make_standalone_table:
         table="|".join(STANDALONE_TABLES),
     log:
         "logs/tables/{table}.log",
+    benchmark:
+        "benchmarks/tables/{table}.tsv",
     params:
         entries=lambda wc: [d for d, _, _ in standalone_table_keys(wc.table)],
         datasets=STANDALONE_DATASETS,
@@ -62,6 +64,8 @@ rule make_table7:
         md="results/tables/table7.md",
     log:
         "logs/tables/table7.log",
+    benchmark:
+        "benchmarks/tables/table7.tsv",
     params:
         entries=[d for d, _, _ in TABLE7_KEYS],
         datasets=STANDALONE_DATASETS,
@@ -84,6 +88,8 @@ rule make_table9:
         md="results/tables/table9.md",
     log:
         "logs/tables/table9.log",
+    benchmark:
+        "benchmarks/tables/table9.tsv",
     params:
         datasets=FINETUNE_DATASETS,
         replicates=REPLICATES,
@@ -116,6 +122,8 @@ rule make_federated_table:
         table="|".join(FEDERATED_TABLES),
     log:
         "logs/tables/{table}.log",
+    benchmark:
+        "benchmarks/tables/{table}.tsv",
     params:
         datasets=lambda wc: FEDERATED_DATASETS if wc.table == "table10" else FEDERATED["sweep_datasets"],
         replicates=REPLICATES,
@@ -175,6 +183,8 @@ rule make_claims:
         md="results/tables/claims.md",
     log:
         "logs/tables/claims.log",
+    benchmark:
+        "benchmarks/tables/claims.tsv",
     params:
         jobs=CLAIM_JOBS,
         datasets=CLAIM_DATASETS,
