@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from deepleak import features as feature_lib
-from deepleak import gradients, metrics
+from deepleak import gradients, metrics, training
 from deepleak.progress import Progress
 from deepleak.variants import AttackFeatures
 
@@ -272,7 +272,7 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
     std = Standardiser.fit(train_inputs)
     tr, va = std(train_inputs), std(val_inputs)
     model = AttackModel(features, input_dims(train_inputs), n_classes, hp, n_observations)
-    opt = torch.optim.Adam(model.parameters(), lr=hp["lr"])
+    opt = training.make_optimizer(model, {"optimizer": "adam", "lr": hp["lr"]})
     member_idx = torch.as_tensor(np.flatnonzero(train_member == 1))
     nonmember_idx = torch.as_tensor(np.flatnonzero(train_member == 0))
     half = hp["batch_size"] // 2

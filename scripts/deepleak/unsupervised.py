@@ -31,7 +31,7 @@ from scipy import sparse
 from scipy.special import log_softmax
 from torch import nn
 
-from deepleak import attack, baselines
+from deepleak import attack, baselines, training
 from deepleak.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def fit(inputs: dict[str, np.ndarray], targets: np.ndarray, features: attack.Att
                                  {**hp, "init_std": unsup["init_std"]})
     model = EncoderDecoder(encoder, targets.shape[1], list(unsup["decoder_widths"]), hp["dropout"])
     loss_fn = {"mse": nn.functional.mse_loss, "l1": nn.functional.l1_loss}[unsup["decoder_loss"]]
-    opt = torch.optim.Adam(model.parameters(), lr=unsup["lr"])
+    opt = training.make_optimizer(model, {"optimizer": "adam", "lr": unsup["lr"]})
     n, batch = len(y), unsup["batch_size"]
     history = []
     progress = Progress(log, "unsupervised epoch", unsup["epochs"])
