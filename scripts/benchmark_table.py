@@ -52,10 +52,10 @@ def main() -> None:
                                "max_rss_mb": 0, "share": 3}), ""]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out.with_suffix(".csv"), index=False)
+    table.round(3).to_csv(out.with_suffix(".csv"), index=False)
     if args.before:
         both = rule_costs.compare(rule_costs.read(args.before), jobs)
-        both.to_csv(out.with_name(out.name + "_compare.csv"), index=False)
+        both.round(3).to_csv(out.with_name(out.name + "_compare.csv"), index=False)
         lines += ["## Before and after", "", f"Before: `{args.before}`; speed-up = before / after.",
                   "", *markdown(both, {"jobs_before": 0, "jobs_after": 0, "seconds_before": 0,
                                        "seconds_after": 0, "speedup": 2}), ""]

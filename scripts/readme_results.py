@@ -2,7 +2,7 @@
 
 Not a rule script: it reads what `make` left behind (results/tables/table8.csv and claims.md,
 figures/figure3.png, results/make_time.json written by the Makefile, results/plan_time.json written
-by benchmarks/plan_time.py) and rewrites the text between the README's two "generated" markers, so
+by benchmarks/plan_time.py, results/benchmarks.csv written by `make benchmarks`) and rewrites the text between the README's two "generated" markers, so
 the numbers a reader sees are the ones the pipeline printed, never typed by hand.
 
     python scripts/readme_results.py [--readme README.md]
@@ -79,6 +79,29 @@ def timing(make: Path, plan: Path) -> list[str]:
     return lines
 
 
+def costs(csv: Path, compare: Path, top: int = 8) -> list[str]:
+    """Where the run's time went: the dearest steps of results/benchmarks.csv (`make benchmarks`),
+    and, when it compared with an earlier run, the before / after seconds of the same steps."""
+    if not csv.exists():
+        return []
+    df = pd.read_csv(csv)
+    lines = [f"Where the time goes (`make benchmarks`, from Snakemake's benchmark files: "
+             f"{int(df['jobs'].sum())} jobs, {df['seconds'].sum() / 60:.1f} job-minutes; the "
+             f"{top} dearest steps; `results/benchmarks.md` has every step):", "",
+             "| Step | Jobs | Job seconds | Share | Peak memory (MB) |", "|---|---|---|---|---|"]
+    for _, r in df.head(top).iterrows():
+        lines.append(f"| {r['step']} | {r['jobs']} | {r['seconds']:.0f} | {r['share']:.1%} | "
+                     f"{r['max_rss_mb']:.0f} |")
+    lines.append("")
+    if compare.exists():
+        both = pd.read_csv(compare).set_index("step")
+        total = both.loc["total"]
+        lines += [f"Against the earlier run it was compared with: {total['seconds_before']:.0f} job "
+                  f"seconds before, {total['seconds_after']:.0f} after (x"
+                  f"{total['speedup']:.2f}); `results/benchmarks.md` has the ratio per step.", ""]
+    return lines
+
+
 def section(results: Path, figures: Path, docs: Path) -> str:
     csv = results / "tables/table8.csv"
     if not csv.exists():
@@ -94,6 +117,7 @@ def section(results: Path, figures: Path, docs: Path) -> str:
         lines += [f"![Figure 3 of the default profile: last-layer gradient norm of members and "
                   f"non-members over training](docs/{png.name})", ""]
     lines += claims_summary(results / "tables/claims.md")
+    lines += costs(results / "benchmarks.csv", results / "benchmarks_compare.csv")
     lines += timing(results / "make_time.json", results / "plan_time.json")
     return "\n".join(lines).rstrip() + "\n"
 
