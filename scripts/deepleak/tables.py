@@ -187,7 +187,8 @@ COMPARABLE_NOTE = (
     "the real data set, the paper's own model and the sizes the paper states (Table II; Table XI "
     "and Table X's rounds for the federated tables; config/paper.yaml runs them). Elsewhere the "
     f"paper's value is for reference only, the Δ cell reads '{NOT_COMPARABLE}' and the dataset's "
-    "section says why: a stand-in, or fewer records than the paper's, is no failed replication.")
+    "section says why: a difference on a stand-in or on fewer records does not test the "
+    "replication.")
 
 
 def write(df: pd.DataFrame, csv_path, md_path, markdown: str) -> None:
