@@ -225,6 +225,15 @@ def test_another_model_is_not_compared_with_the_one_the_table_reports():
             == "a convnet model (the paper's is fully connected)").all()
 
 
+def test_a_dataset_the_paper_did_not_run_has_no_paper_value_and_no_reason():
+    sizes = paper.SETTINGS["standalone"]["cifar100"]
+    df, headers = standalone_records(paper.TABLE7, source="real", data="fashion_mnist",
+                                     arch="convnet", sizes=sizes)
+    assert df["paper_accuracy"].isna().all() and df["not_comparable"].isna().all()
+    text = markdown(paper.TABLE7, df, headers)
+    assert "Not comparable" not in text and f"| {tables.NOT_COMPARABLE} |" not in text
+
+
 def test_table6_compares_each_row_at_its_known_records():
     # A row whose attacker knew other numbers than the paper's row is labelled; the others compare.
     table = paper.standalone_table("table6", 4)

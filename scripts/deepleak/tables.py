@@ -126,7 +126,7 @@ def comparability_lines(group: pd.DataFrame) -> list[str]:
     """Under a dataset's heading: why its paper values are not comparable, one line per reason,
     naming the rows where the reason is not every paper value's."""
     with_paper = group[group["paper_accuracy"].notna()]
-    off = with_paper[with_paper["not_comparable"].map(lambda v: not _missing(v))]
+    off = with_paper[with_paper["not_comparable"].notna()]
     lines = []
     for reason, rows in off.groupby("not_comparable", sort=False):
         which = "" if len(rows) == len(with_paper) else f" ({'; '.join(rows['row'])})"
