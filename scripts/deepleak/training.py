@@ -35,8 +35,8 @@ def resolve_device(device: str) -> torch.device:
 
 
 # cuBLAS gives the same result twice only with a fixed workspace (CUDA >= 10.2; ":16:8" is the
-# other valid value, slower, kept when a user sets it). cuBLAS reads the variable when it creates its
-# handle, at the first matrix product on the GPU: set before any CUDA work, it takes effect.
+# other valid value, slower, kept when a user sets it). cuBLAS reads the variable when it creates
+# its handle, at the first matrix product on the GPU: set before any CUDA work, it takes effect.
 CUBLAS_WORKSPACE_CONFIG = ":4096:8"
 
 
