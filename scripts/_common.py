@@ -1,4 +1,5 @@
-"""What every rule script does first: log to the rule's log file and give torch the rule's threads."""
+"""What every rule script does first: log to the rule's log file, and give torch the rule's threads
+and deterministic algorithms (deepleak.training.make_deterministic)."""
 import logging
 import sys
 
@@ -6,5 +7,12 @@ import sys
 def setup(snakemake) -> None:
     logging.basicConfig(filename=snakemake.log[0] if snakemake.log else None, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    # Warnings go to the job's log too: torch's, under warn_only, name each op that ran without a
+    # deterministic kernel (once per op and place, Python's default warning filter).
+    logging.captureWarnings(True)
     if "torch" in sys.modules:  # table and figure scripts never import torch: keep them fast
+        from deepleak import training
+
+        # Before the job's first CUDA call: the scripts' module level only imports.
+        training.make_deterministic()
         sys.modules["torch"].set_num_threads(max(1, int(snakemake.threads)))

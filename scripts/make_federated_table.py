@@ -51,31 +51,35 @@ def baseline_columns(key, test, runs):
     return out
 
 
-def rows_of(table, dataset, source, runs, paper_values, confidence, *, observed, epoch_sets,
+def rows_of(table, dataset, source, runs, run, confidence, *, observed, epoch_sets,
             rounds, parties, party_sweep):
     """One record per row: a row's attack is "<run>:<observer>", read at Table X's observed epochs
-    (Table XII: at each of its epoch sets) from every replicate's metrics.json of the run."""
+    (Table XII: at each of its epoch sets) from every replicate's metrics.json of the run;
+    ``run`` (deepleak.paper.Run) picks the paper's values and says whether they compare."""
+    paper_values = table.values(run.data, run.arch) or {}
     rows = paper.table13_rows(parties, party_sweep) if table.key == "table13" else table.rows
     epochs = epoch_sets if table.key == "table12" else [observed] * len(rows)
     out = []
     for r, e in zip(rows, epochs, strict=True):
-        run, observer = r.attack.split(":")
+        name, observer = r.attack.split(":")
         key = f"{observer}:{federated.epochs_label(e)}"
-        context = [m["context"] for m in runs[run]]
+        context = [m["context"] for m in runs[name]]
         out.append(tables.row(
             table.key, dataset, source,
             r.label.format(epochs=", ".join(map(str, e)), rounds=rounds),
-            [m["attacks"][key]["metrics"][r.test] for m in runs[run]],
-            paper_values.get(r.name) if paper_values else None, confidence,
+            [m["attacks"][key]["metrics"][r.test] for m in runs[name]],
+            paper_values.get(r.name), confidence, not_comparable=table.not_comparable(run, r),
             global_test_acc=100 * float(np.mean([c["global_test_acc"] for c in context])),
             target_party_test_acc=100 * float(np.mean([c["target_party_test_acc"]
                                                        for c in context])),
-            gamma=context[0]["gamma"], **baseline_columns(key, r.test, runs[run])))
+            gamma=context[0]["gamma"], **baseline_columns(key, r.test, runs[name])))
     return out
 
 
 def main(metrics_paths, provenance_paths, csv_out, md_out, *, table, datasets, replicates, parties,
-         party_sweep, rounds, observed_epochs, epoch_sets, references, confidence):
+         party_sweep, rounds, observed_epochs, epoch_sets, references, settings, confidence):
+    """``references``: the data set and architecture of each dataset entry; ``settings``: what
+    each ran, to compare with the paper (deepleak.paper.run_setting)."""
     t = paper.FEDERATED_TABLES[table]
     t = replace(t, notes=(*t.notes, BASELINE_NOTE))
     runs = defaultdict(lambda: defaultdict(list))  # dataset -> run -> per-replicate metrics
@@ -84,14 +88,16 @@ def main(metrics_paths, provenance_paths, csv_out, md_out, *, table, datasets, r
         runs[m["context"]["dataset"]][m["context"]["run"]].append(m)
     records, headers = [], {}
     for dataset, prov in zip(datasets, provenance_paths, strict=True):
-        source = tables.source_label(artifacts.load_json(prov))
+        provenance = artifacts.load_json(prov)
+        source = tables.source_label(provenance)
         passive = runs[dataset]["passive"][0]["context"]
         parties_note = "" if table == "table13" else f"{passive['parties']} parties, "
         headers[dataset] = (f"{dataset} ({source}), {parties_note}{rounds[dataset]} rounds, "
                             f"observed rounds {', '.join(map(str, observed_epochs[dataset]))}")
-        records += rows_of(t, dataset, source, runs[dataset], t.values(*references[dataset]),
-                           confidence, observed=observed_epochs[dataset],
-                           epoch_sets=epoch_sets[dataset], rounds=rounds[dataset],
+        run = tables.run_of(provenance, *references[dataset], settings[dataset])
+        records += rows_of(t, dataset, source, runs[dataset], run, confidence,
+                           observed=observed_epochs[dataset], epoch_sets=epoch_sets[dataset],
+                           rounds=rounds[dataset],
                            parties=parties, party_sweep=party_sweep)
     gamma = next((r["gamma"] for r in records if r["gamma"] is not None), None)
     tables.render(records, t, {"ci": tables.ci_note(len(replicates)), "gamma": gamma}, headers,

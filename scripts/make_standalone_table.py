@@ -6,8 +6,9 @@ from deepleak import artifacts, paper, tables
 
 
 def main(metrics_paths, target_paths, provenance_paths, csv_out, md_out, *, table, entries,
-         datasets, replicates, n_knowledge, confidence):
-    """``entries``: the dataset of each metrics.json (the table's attacks, then the baselines)."""
+         datasets, replicates, n_knowledge, settings, confidence):
+    """``entries``: the dataset of each metrics.json (the table's attacks, then the baselines);
+    ``settings``: what each dataset ran, to compare with the paper (deepleak.paper.run_setting)."""
     t = paper.standalone_table(table, n_knowledge)
     targets = defaultdict(list)
     for dataset, path in zip([d for d in datasets for _ in replicates], target_paths, strict=True):
@@ -16,9 +17,8 @@ def main(metrics_paths, target_paths, provenance_paths, csv_out, md_out, *, tabl
                   for d, p in zip(datasets, provenance_paths, strict=True)}
     # An entry reads its own data or the one `data:` names (cifar100_alexnet reads cifar100).
     records, headers = tables.standalone(
-        t, tables.collect(metrics_paths, entries), targets,
-        {d: tables.source_label(p) for d, p in provenance.items()},
-        {d: p.get("data", d) for d, p in provenance.items()}, confidence)
+        t, tables.collect(metrics_paths, entries), targets, provenance,
+        {d: p.get("data", d) for d, p in provenance.items()}, settings, confidence)
     tables.render(records, t, {"ci": tables.ci_note(len(replicates))}, headers, csv_out, md_out)
 
 

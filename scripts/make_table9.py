@@ -9,10 +9,11 @@ T = paper.TABLE9
 
 
 def main(metrics_paths, finetuned_paths, provenance_paths, csv_out, md_out, *, datasets,
-         replicates, data, tasks, confidence):
+         replicates, data, tasks, settings, confidence):
     """``metrics_paths`` per (dataset, replicate, task: every row of Table IX),
     ``finetuned_paths`` (the fine-tuned model's meta.json) per (dataset, replicate),
-    ``provenance_paths`` per dataset."""
+    ``provenance_paths`` per dataset; ``settings``: what each dataset ran, to compare with the
+    paper (deepleak.paper.run_setting)."""
     results = tables.collect(metrics_paths, [(d, t) for d in datasets for _ in replicates
                                              for t in tasks])
     models = defaultdict(list)
@@ -21,7 +22,8 @@ def main(metrics_paths, finetuned_paths, provenance_paths, csv_out, md_out, *, d
         models[dataset].append(artifacts.load_json(path))
     records, headers = [], {}
     for dataset, provenance_path in zip(datasets, provenance_paths, strict=True):
-        source = tables.source_label(artifacts.load_json(provenance_path))
+        provenance = artifacts.load_json(provenance_path)
+        source = tables.source_label(provenance)
         arch = models[dataset][0]["model_cfg"]["arch"]
         model = T.values(data[dataset], arch)
         acc = {k: tables.mean_accuracy(models[dataset], k) for k in ("train_acc", "test_acc")}
@@ -31,7 +33,8 @@ def main(metrics_paths, finetuned_paths, provenance_paths, csv_out, md_out, *, d
                             + (f" (paper: {model['train_acc']} % / {model['test_acc']} %)"
                                if model else ""))
         tasks_of = {r.attack: results[(dataset, r.attack)][r.attack] for r in T.rows}
-        recs = tables.attack_rows(T, dataset, source, tasks_of, model, confidence)
+        run = tables.run_of(provenance, data[dataset], arch, settings[dataset])
+        recs = tables.attack_rows(T, dataset, source, tasks_of, run, confidence)
         # The loss threshold on each snapshot alone, per task.
         recs += [{**tables.row(T.key, dataset, source,
                                f"Baseline, {r.label}: {paper.TABLE9_BASELINE} threshold on the "

@@ -334,7 +334,9 @@ def test_every_federated_row_has_its_baselines_and_per_party_aucs(tmp_path, tabl
         metrics_paths, [tmp_path / "provenance.json"], tmp_path / "t.csv", tmp_path / "t.md",
         table=table, datasets=["toy"], replicates=["r0"], parties=4, party_sweep=[],
         rounds={"toy": 4}, observed_epochs={"toy": observed}, epoch_sets={"toy": epoch_sets},
-        references={"toy": ["purchase100", "fc"]}, confidence=0.95)
+        references={"toy": ["purchase100", "fc"]},
+        settings={"toy": {**sizes, "parties": 4, "rounds": 4, "observed_epochs": observed,
+                          "overlapping": False}}, confidence=0.95)
     import pandas as pd
 
     df = pd.read_csv(tmp_path / "t.csv")

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import jsonschema
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+import yaml
 from deepleak import (
     artifacts,
     attack,
@@ -25,6 +27,7 @@ from deepleak import (
     metrics,
     models,
     paper,
+    tables,
     training,
     variants,
 )
@@ -133,3 +136,151 @@ def test_supervised_threshold_and_pooled_records_follow_the_schema(planted, tmp_
     assert m["attacks"]["gradients_1"]["training"]["n_train"] == {"members": 80, "nonmembers": 80}
     with pytest.raises(jsonschema.ValidationError):  # the schema has teeth
         jsonschema.validate({**m, "attacks": {"x": {**record, "kind": "threshold"}}}, SCHEMA)
+
+
+# --------------------------------------------------------------------------------------------------
+# the difference to the paper: only where the run is the paper's experiment
+# --------------------------------------------------------------------------------------------------
+PAPER_PROFILE = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+CIFAR_SIZES = paper.SETTINGS["standalone"]["cifar100"]
+
+
+def scored_record(known: tuple[int, int], seed: int) -> dict:
+    """A supervised attack's metrics record on 200 + 200 test records, trained and validated on
+    ``known`` (members, non-members) records."""
+    rng = np.random.default_rng(seed)
+    member = np.r_[np.ones(200), np.zeros(200)]
+    scores = np.clip(0.3 * member + rng.uniform(0, 0.7, 400), 0, 1)
+    m, n = known
+    return metrics.record("supervised", "toy", {"test": metrics.evaluate(scores, member,
+                                                                         n_bootstrap=10)},
+                          training={"n_train": {"members": m - m // 5, "nonmembers": n - n // 5},
+                                    "n_validation": {"members": m // 5, "nonmembers": n // 5}})
+
+
+def standalone_records(table, *, source, data, arch, sizes, known=None):
+    """The records of a stand-alone table on one dataset entry "ds": every attack of the table
+    known ``known`` (by attack; default the sizes' known records), plus a threshold baseline."""
+    known = known or {}
+    default = (sizes["attack_train_members"], sizes["attack_train_nonmembers"])
+    attacks = {a: [scored_record(known.get(a, default), i)] for i, a in enumerate(table.attacks)}
+    attacks["loss"] = [{**scored_record(default, 99), "kind": "threshold"}]
+    meta = {"train_acc": 1.0, "test_acc": 0.5, "model_cfg": {"arch": arch}}
+    records, headers = tables.standalone(table, {"ds": attacks}, {"ds": [meta]},
+                                         {"ds": {"source": source}}, {"ds": data},
+                                         {"ds": {**sizes, "shadow_train": 1, "shadow_test": 1}},
+                                         0.95)
+    return pd.DataFrame.from_records(records), headers
+
+
+def markdown(table, df, headers):
+    return tables.to_markdown(df, table.title, table.paper_label, [tables.COMPARABLE_NOTE],
+                              headers)
+
+
+def test_a_real_run_at_the_papers_sizes_shows_the_difference():
+    sizes = paper.SETTINGS["standalone"]["purchase100"]
+    df, headers = standalone_records(paper.TABLE8, source="real", data="purchase100", arch="fc",
+                                     sizes=sizes)
+    rows = df[df["paper_accuracy"].notna()]
+    assert len(rows) == 3 and rows["not_comparable"].isna().all()
+    assert np.allclose(rows["delta_pp"], rows["accuracy"] - rows["paper_accuracy"])
+    text = markdown(paper.TABLE8, df, headers)
+    assert "Not comparable" not in text and f"| {tables.NOT_COMPARABLE} |" not in text
+    assert f"| {rows['delta_pp'].iloc[0]:.1f} |" in text
+
+
+@pytest.mark.parametrize("source, sizes, reason", [
+    ("synthetic", paper.SETTINGS["standalone"]["purchase100"], "stand-in data"),
+    ("real", {**paper.SETTINGS["standalone"]["purchase100"], "target_train": 3000},
+     "3,000 training records (the paper: 20,000)"),
+    ("real", {**paper.SETTINGS["standalone"]["purchase100"], "target_train": 3000,
+              "attack_test_members": 1500, "attack_test_nonmembers": 1500},
+     "3,000 training records (the paper: 20,000), and 2 other settings differ"),
+])
+def test_a_stand_in_or_a_smaller_run_shows_no_difference_and_says_why(source, sizes, reason):
+    df, headers = standalone_records(paper.TABLE8, source=source, data="purchase100", arch="fc",
+                                     sizes=sizes)
+    rows = df[df["paper_accuracy"].notna()]
+    assert len(rows) == 3 and rows["delta_pp"].isna().all()
+    assert (rows["not_comparable"] == reason).all()
+    assert df[df["paper_accuracy"].isna()]["not_comparable"].isna().all()  # the baseline
+    text = markdown(paper.TABLE8, df, headers)
+    assert f"Not comparable with the paper: {reason}." in text
+    assert text.count(f"| {tables.NOT_COMPARABLE} |") == 3
+    assert "| 67.60 |" in text  # the paper's value stays, for reference
+
+
+def test_another_model_is_not_compared_with_the_one_the_table_reports():
+    # Tables III-VI report CIFAR100-AlexNet alone: Purchase100 is shown beside it, not compared.
+    df, _ = standalone_records(paper.TABLE3, source="real", data="purchase100", arch="fc",
+                               sizes=paper.SETTINGS["standalone"]["purchase100"])
+    assert (df["not_comparable"].dropna() == "the paper's value is CIFAR100-AlexNet's").all()
+    df, _ = standalone_records(paper.TABLE3, source="real", data="cifar100", arch="alexnet",
+                               sizes=CIFAR_SIZES)
+    assert df["not_comparable"].isna().all() and df["delta_pp"].notna().sum() == 4
+    df, _ = standalone_records(paper.TABLE8, source="real", data="purchase100", arch="convnet",
+                               sizes=paper.SETTINGS["standalone"]["purchase100"])
+    assert (df["not_comparable"].dropna()
+            == "a convnet model (the paper's is fully connected)").all()
+
+
+def test_a_dataset_the_paper_did_not_run_has_no_paper_value_and_no_reason():
+    sizes = paper.SETTINGS["standalone"]["cifar100"]
+    df, headers = standalone_records(paper.TABLE7, source="real", data="fashion_mnist",
+                                     arch="convnet", sizes=sizes)
+    assert df["paper_accuracy"].isna().all() and df["not_comparable"].isna().all()
+    text = markdown(paper.TABLE7, df, headers)
+    assert "Not comparable" not in text and f"| {tables.NOT_COMPARABLE} |" not in text
+
+
+def test_table6_compares_each_row_at_its_known_records():
+    # A row whose attacker knew other numbers than the paper's row is labelled; the others compare.
+    table = paper.standalone_table("table6", 4)
+    known = {a: (m, n) for a, (m, n) in paper.TABLE6_KNOWN.items()}
+    other = table.rows[1].attack
+    known[other] = (12000, 2000)
+    df, headers = standalone_records(table, source="real", data="cifar100", arch="alexnet",
+                                     sizes=CIFAR_SIZES, known=known)
+    rows = df[df["paper_accuracy"].notna()].set_index("attack")
+    assert rows.loc[other, "not_comparable"] == "12,000 known members (the paper: 15,000)"
+    assert rows.drop(other)["not_comparable"].isna().all()
+    assert rows.drop(other)["delta_pp"].notna().all()
+    label = rows.loc[other, "row"]
+    assert f"Not comparable with the paper ({label}): 12,000 known members" in markdown(
+        table, df, headers)
+
+
+@pytest.mark.parametrize("table, scenario, why", [
+    (paper.TABLE9, "finetune", "200 training records (the paper: 20,000), and 1 other setting "
+                               "differs"),
+    (paper.TABLE10, "federated", "60 training records per party (the paper: 10,000), and 9 "
+                                 "other settings differ")])
+def test_the_paper_profile_is_comparable_and_the_test_profile_is_not(table, scenario, why):
+    test_profile = yaml.safe_load((ROOT / "config/test.yaml").read_text())
+    row = table.rows[0]
+    for data in ("purchase100", "texas100"):
+        ours = paper.run_setting(PAPER_PROFILE, scenario, data)
+        assert table.not_comparable(paper.Run(data, "fc", True, ours), row) is None
+    small = paper.run_setting(test_profile, scenario, "purchase100")
+    assert table.not_comparable(paper.Run("purchase100", "fc", True, small), row) == why
+
+
+def test_config_paper_runs_every_setting_the_paper_states():
+    # The comparisons trust that config/paper.yaml is the paper's experiment: each of its dataset
+    # entries runs what deepleak/paper.py SETTINGS states, and Table VI's known records.
+    entries = {"standalone": PAPER_PROFILE["standalone"]["datasets"],
+               "finetune": PAPER_PROFILE["finetune"]["datasets"],
+               "federated": PAPER_PROFILE["federated"]["datasets"]}
+    for scenario, datasets in entries.items():
+        for entry in datasets:
+            data = PAPER_PROFILE["datasets"][entry].get("data", entry)
+            stated = paper.SETTINGS[scenario][data]
+            ours = paper.run_setting(PAPER_PROFILE, scenario, entry)
+            assert paper.setting_difference(stated, ours) is None, (scenario, entry)
+    sizes = PAPER_PROFILE["datasets"]["cifar100_alexnet"]["standalone"]["sizes"]
+    known = [(round(fm * sizes["attack_train_members"]),
+              round(fn * sizes["attack_train_nonmembers"]))
+             for fm, fn in PAPER_PROFILE["standalone"]["knowledge_fractions"]]
+    assert known == [(r.setting["attack_train_members"], r.setting["attack_train_nonmembers"])
+                     for r in paper.TABLE6.rows]

@@ -2,6 +2,10 @@
 tables themselves (rows, attacks, paper values) are declared in deepleak/paper.py; this module turns
 metrics records into rows and renders them (the one place that writes Markdown).
 
+The difference to the paper's value (``delta_pp``, "Δ pp") is given only where the run is the
+paper's experiment (deepleak.paper.Table.not_comparable); elsewhere the paper's value stays for
+reference, ``not_comparable`` says why, and the Markdown prints "n/c" and the reason.
+
 Every table is one tidy CSV (one row per dataset and table row) and one Markdown page grouped by
 dataset. Accuracies are in %, AUC in [0, 1], TPRs in %. With one replicate the CI is the bootstrap
 CI of the attack test set; with several it is a t-interval over replicates (independent splits,
@@ -15,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from deepleak import metrics
+from deepleak import metrics, paper
 
 METRICS = [("accuracy", 100.0), ("auc", 1.0),
            *((metrics.tpr_key(p), 100.0) for p in metrics.FPR_POINTS)]
@@ -58,30 +62,42 @@ def source_label(provenance: dict) -> str:
     return "stand-in" if provenance["source"] == "synthetic" else "real"
 
 
+def run_of(provenance: dict, data: str, arch: str, setting: dict) -> paper.Run:
+    """A dataset entry's run as the tables compare it with the paper: the data set it reads, its
+    architecture, its records' source (provenance.json) and what it ran (paper.run_setting)."""
+    return paper.Run(data, arch, source_label(provenance) == "real", setting)
+
+
 def row(table: str, dataset: str, source: str, label: str, results: list[dict],
-        paper: float | None, confidence: float, *, attack: str | None = None, **extra) -> dict:
+        paper_value: float | None, confidence: float, *, attack: str | None = None,
+        not_comparable: str | None = None, **extra) -> dict:
     """One table row: the metrics of one attack on one test set (``results``: one
-    deepleak.metrics.evaluate dict per replicate) aggregated, the paper's value and the
-    difference."""
+    deepleak.metrics.evaluate dict per replicate) aggregated, the paper's value, and the difference
+    to it unless ``not_comparable`` says why there is none (deepleak.paper.Table.not_comparable)."""
     out = {"table": table, "dataset": dataset, "source": source, "row": label,
            **({"attack": attack} if attack is not None else {}), **aggregate(results, confidence),
-           "paper_accuracy": paper, **extra}
-    out["delta_pp"] = out["accuracy"] - paper if paper is not None else float("nan")
+           "paper_accuracy": paper_value, **extra}
+    compared = paper_value is not None and not_comparable is None
+    out["delta_pp"] = out["accuracy"] - paper_value if compared else float("nan")
+    out["not_comparable"] = not_comparable if paper_value is not None else None
     return out
 
 
-def attack_rows(table, dataset: str, source: str, attacks: dict[str, list[dict]],
-                values: dict | None, confidence: float, labels: dict[str, str] | None = None
-                ) -> list[dict]:
+def attack_rows(table, dataset: str, source: str, attacks: dict[str, list[dict]], run: paper.Run,
+                confidence: float, labels: dict[str, str] | None = None,
+                row_settings: dict[str, dict] | None = None) -> list[dict]:
     """The rows of a paper table (deepleak.paper.Table) on one dataset, then the threshold
     baselines.
     ``attacks``: metrics records (deepleak.metrics.record) by attack name, one per replicate;
-    ``values``: the paper's values by row name (None: the paper has none); ``labels``: row labels
-    filled in at run time, by row name."""
-    labels = labels or {}
+    ``run``: the dataset's run, which picks the paper's values and says whether they compare;
+    ``labels``: row labels filled in at run time, ``row_settings``: what a row with its own
+    setting ran (deepleak.paper.Row.setting), both by row name."""
+    labels, row_settings = labels or {}, row_settings or {}
+    values = table.values(run.data, run.arch) or {}
     out = [row(table.key, dataset, source, labels.get(r.name, r.label),
-               [a["metrics"][r.test] for a in attacks[r.attack]],
-               values.get(r.name) if values else None, confidence, attack=r.attack)
+               [a["metrics"][r.test] for a in attacks[r.attack]], values.get(r.name), confidence,
+               attack=r.attack,
+               not_comparable=table.not_comparable(run, r, row_settings.get(r.name)))
            for r in table.rows]
     baselines = [name for name, records in attacks.items() if records[0]["kind"] == "threshold"]
     return out + [row(table.key, dataset, source, f"Baseline: {name.replace('_', ' ')} threshold",
@@ -89,10 +105,34 @@ def attack_rows(table, dataset: str, source: str, attacks: dict[str, list[dict]]
                       attack=f"baseline_{name}") for name in baselines]
 
 
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def fmt(value, digits=1, pct=False):
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "–"
     return f"{value:.{digits}f}{' %' if pct else ''}"
+
+
+NOT_COMPARABLE = "n/c"  # the Δ cell of a row whose paper value is not comparable
+
+
+def delta_cell(row) -> str:
+    return NOT_COMPARABLE if not _missing(row["not_comparable"]) else fmt(row["delta_pp"], 1)
+
+
+def comparability_lines(group: pd.DataFrame) -> list[str]:
+    """Under a dataset's heading: why its paper values are not comparable, one line per reason,
+    naming the rows where the reason is not every paper value's."""
+    with_paper = group[group["paper_accuracy"].notna()]
+    off = with_paper[with_paper["not_comparable"].notna()]
+    lines = []
+    for reason, rows in off.groupby("not_comparable", sort=False):
+        which = "" if len(rows) == len(with_paper) else f" ({'; '.join(rows['row'])})"
+        lines.append(f"Not comparable with the paper{which}: {reason}. The paper's values are "
+                     f"for reference only (Δ: {NOT_COMPARABLE}).")
+    return lines
 
 
 def tpr_cell(row, fpr: float) -> str:
@@ -121,11 +161,12 @@ def to_markdown(df: pd.DataFrame, title: str, paper_label: str, notes: list[str]
     for dataset, group in df.groupby("dataset", sort=False):
         headers = ["Row", "Accuracy % (95% CI)", paper_label, "Δ pp", "AUC (95% CI)",
                    *(f"TPR @ {100 * p:g}% FPR" for p in metrics.FPR_POINTS), *(h for h, _ in extra)]
-        lines += ["", f"## {dataset_headers.get(dataset, dataset)}", "",
-                  "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["", f"## {dataset_headers.get(dataset, dataset)}", ""]
+        lines += [f"{line}\n" for line in comparability_lines(group)]
+        lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         for _, r in group.iterrows():
             cells = [r["row"], _with_ci(r, "accuracy", 1), fmt(r["paper_accuracy"], 2),
-                     fmt(r["delta_pp"], 1), _with_ci(r, "auc", 3),
+                     delta_cell(r), _with_ci(r, "auc", 3),
                      *(tpr_cell(r, p) for p in metrics.FPR_POINTS), *(fn(r) for _, fn in extra)]
             lines.append("| " + " | ".join(map(str, cells)) + " |")
     return "\n".join(lines) + "\n"
@@ -134,11 +175,20 @@ def to_markdown(df: pd.DataFrame, title: str, paper_label: str, notes: list[str]
 def render(records: list[dict], table, notes: dict, headers: dict[str, str], csv_out, md_out,
            extra: tuple = ()) -> None:
     """Write a table (deepleak.paper.Table) as CSV and Markdown; ``notes`` fills its notes'
-    placeholders ({ci}, {gamma})."""
+    placeholders ({ci}, {gamma}). A table with paper values also says when it compares them."""
     df = pd.DataFrame.from_records(records)
-    write(df, csv_out, md_out, to_markdown(df, table.title, table.paper_label,
-                                           [n.format(**notes) for n in table.notes], headers,
+    lines = [n.format(**notes) for n in table.notes] + ([COMPARABLE_NOTE] if table.paper else [])
+    write(df, csv_out, md_out, to_markdown(df, table.title, table.paper_label, lines, headers,
                                            extra))
+
+
+COMPARABLE_NOTE = (
+    "Δ pp: our accuracy minus the paper's, given only where the run is the paper's experiment: "
+    "the real data set, the paper's own model and the sizes the paper states (Table II; Table XI "
+    "and Table X's rounds for the federated tables; config/paper.yaml runs them). Elsewhere the "
+    f"paper's value is for reference only, the Δ cell reads '{NOT_COMPARABLE}' and the dataset's "
+    "section says why: a difference on a stand-in or on fewer records does not test the "
+    "replication.")
 
 
 def write(df: pd.DataFrame, csv_path, md_path, markdown: str) -> None:
@@ -176,16 +226,20 @@ def known_sizes(record: dict) -> dict[str, int]:
     return {k: t["n_train"][k] + t["n_validation"][k] for k in ("members", "nonmembers")}
 
 
-def standalone(table, attacks: dict, targets: dict[str, list[dict]], sources: dict[str, str],
-               data: dict[str, str], confidence: float, *, paper_columns: bool = True):
+def standalone(table, attacks: dict, targets: dict[str, list[dict]], provenance: dict[str, dict],
+               data: dict[str, str], settings: dict[str, dict], confidence: float, *,
+               paper_columns: bool = True):
     """Records and per-dataset headers of a stand-alone table (Tables III-VIII): its rows, the
     threshold baselines, and the target model's accuracy beside the paper's (Table VIII's).
-    ``attacks``, ``targets`` (meta.json per replicate), ``sources`` and ``data`` by dataset. A row
-    label with placeholders (Table VI) is filled with the sizes its attacker knew."""
+    ``attacks``, ``targets`` (meta.json per replicate), ``provenance``, ``data`` (the data set an
+    entry reads) and ``settings`` (deepleak.paper.run_setting) by dataset. A row label with
+    placeholders (Table VI) is filled with the sizes its attacker knew, and a row with its own
+    paper setting (Table VI again) is compared at those sizes."""
     from deepleak.paper import TABLE8
 
     records, headers = [], {}
-    for dataset, source in sources.items():
+    for dataset, prov in provenance.items():
+        source = source_label(prov)
         train_acc = mean_accuracy(targets[dataset], "train_acc")
         test_acc = mean_accuracy(targets[dataset], "test_acc")
         arch = targets[dataset][0]["model_cfg"]["arch"]
@@ -194,10 +248,14 @@ def standalone(table, attacks: dict, targets: dict[str, list[dict]], sources: di
                             f"{train_acc:.1f} %, test accuracy {test_acc:.1f} %"
                             + (f" (paper: {model['train_acc']} % / {model['test_acc']} %)"
                                if model else ""))
-        labels = {r.name: r.label.format(**known_sizes(attacks[dataset][r.attack][0]))
-                  for r in table.rows if "{" in r.label}
-        for rec in attack_rows(table, dataset, source, attacks[dataset],
-                               table.values(data[dataset], arch), confidence, labels):
+        known = {r.name: known_sizes(attacks[dataset][r.attack][0])
+                 for r in table.rows if "{" in r.label or r.setting}
+        labels = {r.name: r.label.format(**known[r.name]) for r in table.rows if "{" in r.label}
+        row_settings = {name: {f"attack_train_{k}": v for k, v in sizes.items()}
+                        for name, sizes in known.items()}
+        run = run_of(prov, data[dataset], arch, settings[dataset])
+        for rec in attack_rows(table, dataset, source, attacks[dataset], run, confidence, labels,
+                               row_settings):
             rec.update(target_train_acc=train_acc, target_test_acc=test_acc)
             if paper_columns:
                 rec.update(paper_train_acc=model["train_acc"] if model else None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,27 @@ def resolve_device(device: str) -> torch.device:
         raise RuntimeError("device: cuda is set in the config but no CUDA device is visible; "
                            "set device: auto or cpu.")
     return torch.device(device)
+
+
+# cuBLAS gives the same result twice only with a fixed workspace (CUDA >= 10.2; ":16:8" is the
+# other valid value, slower, kept when a user sets it). cuBLAS reads the variable when it creates
+# its handle, at the first matrix product on the GPU: set before any CUDA work, it takes effect.
+CUBLAS_WORKSPACE_CONFIG = ":4096:8"
+
+
+def make_deterministic() -> None:
+    """Deterministic algorithms wherever torch has them; every rule script runs this first
+    (scripts/_common.py setup), so every job trains and scores alike on every run.
+
+    On the CPU one torch build is deterministic already; on CUDA this picks cuDNN's deterministic
+    convolutions (and no benchmark autotuning, which may pick another algorithm per run) and
+    torch's deterministic index and cuBLAS kernels. An op with no deterministic CUDA kernel warns,
+    naming itself, instead of stopping the run (``warn_only``): setup sends the warning to the
+    job's log. README ("Determinism") says which results that leaves exact where."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE_CONFIG)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
 
 
 def seed_everything(seed: int) -> torch.Generator:

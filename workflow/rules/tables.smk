@@ -44,6 +44,8 @@ rule make_standalone_table:
         datasets=STANDALONE_DATASETS,
         replicates=REPLICATES,
         n_knowledge=len(STANDALONE["knowledge_fractions"]),
+        # What each dataset ran, which decides whether the paper's values compare (paper.py SETTINGS).
+        settings={d: paper.run_setting(config, "standalone", d) for d in STANDALONE_DATASETS},
         confidence=config["metrics"]["confidence"],
     script:
         "../../scripts/make_standalone_table.py"
@@ -71,6 +73,7 @@ rule make_table7:
         datasets=STANDALONE_DATASETS,
         replicates=REPLICATES,
         data={d: data_of(d) for d in STANDALONE_DATASETS},
+        settings={d: paper.run_setting(config, "standalone", d) for d in STANDALONE_DATASETS},
         confidence=config["metrics"]["confidence"],
     script:
         "../../scripts/make_table7.py"
@@ -95,6 +98,7 @@ rule make_table9:
         replicates=REPLICATES,
         data={d: data_of(d) for d in FINETUNE_DATASETS},
         tasks=FINETUNE_TASKS,
+        settings={d: paper.run_setting(config, "finetune", d) for d in FINETUNE_DATASETS},
         confidence=config["metrics"]["confidence"],
     script:
         "../../scripts/make_table9.py"
@@ -134,6 +138,7 @@ rule make_federated_table:
         epoch_sets={d: table12_epoch_sets(d) for d in FEDERATED_DATASETS},
         # How Table X's paper values are looked up (deepleak/paper.py Table.values).
         references={d: [data_of(d), dataset_cfg(d)["model"]["arch"]] for d in FEDERATED_DATASETS},
+        settings={d: paper.run_setting(config, "federated", d) for d in FEDERATED_DATASETS},
         confidence=config["metrics"]["confidence"],
     script:
         "../../scripts/make_federated_table.py"
