@@ -4,7 +4,9 @@
 
 A script, not a test: it prints seconds, ratios and the largest parameter difference, and asserts
 nothing about time (the machines are shared and noisy, so both variants run in the same process,
-alternately, and the ratio is the number to read).
+alternately, and the ratio is the number to read). It counts the process's CPU seconds by default
+(``--clock wall`` for elapsed time): with one thread that is what the work costs, whereas elapsed
+time on a shared machine includes waiting for a core.
 
 Sections (sizes, models and training settings read from the config, default config/config.yaml;
 random 0/1 records of the stand-ins' widths and densities, deepleak/datasets.py):
@@ -65,12 +67,16 @@ def gens(seeds):
     return [torch.Generator().manual_seed(s) for s in seeds]
 
 
+CLOCK = {"cpu": time.process_time, "wall": time.perf_counter}
+clock = CLOCK["cpu"]
+
+
 def median_time(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
@@ -135,6 +141,37 @@ def federated_round(cfg, dataset: str, K: int, repeats: int) -> dict:
     one_batched(False)
     diff = max_diff(out_seq, out_bat)
     return {k: statistics.median(v) for k, v in times.items()} | {"diff": diff}
+
+
+def rounding_reference(cfg, dataset: str, K: int = 2) -> dict:
+    """How far float32 rounding alone moves one round's parties: sequential float32 and batched
+    float32, each against sequential float64 (the same epoch, exact up to float64)."""
+    fed = cfg["federated"]["per_dataset"][dataset]
+    train, n = fed["train"], fed["sizes"]["party_train"]
+    make_net = net_factory(cfg["datasets"][dataset]["model"], dataset)
+    data = [records(dataset, n, seed=k) for k in range(K)]
+    torch.manual_seed(0)
+    starts = [federated.state_of(make_net()) for _ in range(K)]
+
+    def sequential(dtype):
+        out = []
+        for k, gen in enumerate(gens(range(K))):
+            net = make_net().to(dtype)
+            net.load_state_dict(starts[k])
+            opt = training.make_optimizer(net, train)
+            training.train_epoch(net, opt, data[k][0].to(dtype), data[k][1], train["batch_size"],
+                                 gen)
+            out.append({name: v.double() for name, v in net.state_dict().items()})
+        return out
+
+    exact = sequential(torch.float64)
+    stack = batched.Stack(make_net(), starts)
+    batched.train_epoch(stack, batched.make_optimizer(stack, train),
+                        batched.Pool([X for X, _ in data], [y for _, y in data]),
+                        train["batch_size"], gens(range(K)))
+    bat = [{name: v.double() for name, v in stack.state(k).items()} for k in range(K)]
+    return {"sequential": max_diff(sequential(torch.float32), exact),
+            "batched": max_diff(bat, exact)}
 
 
 def simulate_run(cfg, dataset: str, rounds: int, repeats: int) -> dict:
@@ -209,11 +246,17 @@ def main():
     ap.add_argument("--simulate-rounds", type=int, default=2)
     ap.add_argument("--pair-epochs", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the rules use 1)")
+    ap.add_argument("--clock", choices=list(CLOCK), default="cpu",
+                    help="cpu: the process's CPU seconds (one thread: what the work costs, not "
+                         "inflated by waiting for a core on a shared machine); wall: elapsed")
     args = ap.parse_args()
+    global clock
+    clock = CLOCK[args.clock]
     torch.set_num_threads(args.threads)
     cfg = yaml.safe_load(Path(args.config).read_text())
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
-    print(f"torch {torch.__version__}, {args.threads} thread(s), load average at start {load}")
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {args.clock} seconds, load "
+          f"average at start {load}")
     print("ratio = sequential / batched (> 1: batched is faster); diff = max |parameter| "
           "difference, batched vs sequential")
     if "federated" in args.sections:
@@ -227,6 +270,12 @@ def main():
                 print(f"{dataset:<12} {K:>2} {n:>7} {r['sequential']:>10.3f} {r['batched']:>8.3f} "
                       f"{r['sequential'] / r['batched']:>6.2f} {r['grouped']:>8.3f} "
                       f"{r['sequential'] / r['grouped']:>6.2f} {r['diff']:>9.2e}", flush=True)
+        print("float32 rounding for scale: max |parameter| difference from the same round in "
+              "float64 (K = 2)")
+        for dataset in args.datasets:
+            r = rounding_reference(cfg, dataset)
+            print(f"{dataset:<12} sequential float32 {r['sequential']:.2e}  batched float32 "
+                  f"{r['batched']:.2e}", flush=True)
     if "simulate" in args.sections:
         print(f"\nsimulate: seconds per round of federated.simulate (passive, "
               f"{cfg['federated']['parties']} parties, {args.simulate_rounds} rounds, evaluation "
