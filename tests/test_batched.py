@@ -235,3 +235,22 @@ def test_batched_is_as_close_to_float64_as_sequential_float32():
     err_seq, err_bat = _max_diff(seq32, seq64), _max_diff(bat32, seq64)
     assert err_seq > 0  # float32 does round
     assert err_bat <= 4 * err_seq, (err_bat, err_seq)
+
+
+def test_augmentation_draws_from_each_model_generator_as_alone():
+    """crop_flip (the image models' augmentation) draws from each model's generator per batch, after
+    its permutation, as training.train_epoch does; with unequal record counts only real records are
+    augmented."""
+    augment = training.augmentation("crop_flip")
+    sizes = [20, 13]
+    states, data = _setup(_convnet, sizes, (3, 8, 8), 5)
+    out = []
+    for state, (X, y), gen in zip(states, data, _gens([1, 2]), strict=True):
+        net = _convnet()
+        net.load_state_dict(state)
+        training.train_epoch(net, training.make_optimizer(net, ADAM), X, y, 8, gen, augment)
+        out.append(net.state_dict())
+    stack = batched.Stack(_convnet(), states)
+    batched.train_epoch(stack, batched.make_optimizer(stack, ADAM), _pool(data), 8, _gens([1, 2]),
+                        augment)
+    assert _max_diff(out, [stack.state(k) for k in range(2)]) < ATOL["convnet"]
