@@ -30,14 +30,15 @@ def _net(d=12, classes=5):
 
 
 def _simulate(run, X, y, parties, *, rounds=3, gamma=0.5, targets=None, observations=None,
-              uploads=None, seed=11):
+              uploads=None, seed=11, batched=True, train=TRAIN, track=None):
     def record(t, k, state):
         if uploads is not None:
             uploads[(t, k)] = state
 
-    return fl.simulate(lambda: _net(X.shape[1]), X, y, parties, run=run, train=TRAIN, rounds=rounds,
+    return fl.simulate(lambda: _net(X.shape[1]), X, y, parties, run=run, train=train, rounds=rounds,
                        gamma=gamma, target_ids=targets, test_ids=np.arange(150, 200),
-                       observations=observations, seed=seed, on_upload=record)
+                       observations=observations, seed=seed, on_upload=record, batched=batched,
+                       track=track)
 
 
 def _parties(n=3, size=30):
@@ -139,6 +140,105 @@ def test_without_isolation_the_target_depends_on_the_other_parties():
     _simulate(run, X, y, _parties(), rounds=2, uploads=first)
     _simulate(run, X, y, [*_parties()[:2], np.arange(100, 130)], rounds=2, uploads=second)
     assert not torch.equal(first[(2, 0)]["fc1.weight"], second[(2, 0)]["fc1.weight"])
+
+
+# --- the parties trained as one batched model (deepleak/batched.py) -------------------------------
+RUNS = [fl.Run("passive", 3, observer="both"),
+        fl.Run("central_ascent", 3, ascent="central", observer="central"),
+        fl.Run("isolating", 3, isolating=True, observer="central"),
+        fl.Run("isolating_ascent", 3, ascent="central", isolating=True, observer="central"),
+        fl.Run("local_ascent", 3, ascent="local", observer="local")]
+SIM_ATOL = 1e-5  # float32 summation order of batched vs single matrix products, over 3 rounds
+
+
+def _both_ways(run, parties, train=TRAIN, perturb=None):
+    """The run with its parties trained batched and one after the other: uploads, final global
+    model, history and observations of each. ``perturb`` (round, party) seeds one party's batch
+    order differently in the batched run (to show that the comparison can fail)."""
+    X, y = _data()
+    targets = np.r_[0:5, 160:165] if run.ascent else None
+    records = np.arange(0, 40)
+    views = {}
+    if run.observer in ("central", "both"):
+        views["party0"] = (records, [2, 3])
+    if run.observer in ("local", "both"):
+        views["global"] = (records, [1, 3])
+    track = {"some": np.arange(0, 10)}
+    sub_seed, train_epoch = fl.sub_seed, fl.batched_lib.train_epoch
+    epochs = []  # batched epochs run: the batched run must not quietly train one party at a time
+
+    def shifted(seed, *parts):
+        moved = perturb is not None and parts == ("round", perturb[0], "party", perturb[1])
+        return sub_seed(seed + 1 if moved else seed, *parts)
+
+    def counted(*args, **kwargs):
+        epochs.append(1)
+        return train_epoch(*args, **kwargs)
+
+    out = []
+    for batched in (False, True):
+        obs = fl.Observations(X, y, views, SPEC, gradient_layers=1)
+        uploads = {}
+        fl.sub_seed = shifted if batched else sub_seed
+        fl.batched_lib.train_epoch = counted
+        try:
+            final, history = _simulate(run, X, y, parties, rounds=3, targets=targets,
+                                       observations=obs, uploads=uploads, batched=batched,
+                                       train=train, track=track)
+        finally:
+            fl.sub_seed, fl.batched_lib.train_epoch = sub_seed, train_epoch
+        assert len(epochs) == (3 if batched else 0)
+        out.append((uploads, final, history, obs.arrays()))
+    return out
+
+
+def _max_state_diff(a, b):
+    return max(float((a[k].double() - b[k].double()).abs().max()) for k in a)
+
+
+@pytest.mark.parametrize("run", RUNS, ids=[r.name for r in RUNS])
+def test_batched_parties_equal_sequential_parties(run):
+    (up_s, final_s, hist_s, obs_s), (up_b, final_b, hist_b, obs_b) = _both_ways(run, _parties())
+    assert up_s.keys() == up_b.keys() and len(up_s) == 9
+    assert max(_max_state_diff(up_s[key], up_b[key]) for key in up_s) < SIM_ATOL
+    assert _max_state_diff(final_s, final_b) < SIM_ATOL
+    assert list(hist_s.columns) == list(hist_b.columns)
+    if run.ascent:
+        assert "ascent_grad_norm" in hist_s.columns
+    np.testing.assert_allclose(hist_b.to_numpy(float), hist_s.to_numpy(float), rtol=1e-4,
+                               atol=1e-5)
+    assert obs_s.keys() == obs_b.keys()
+    for key in obs_s:
+        np.testing.assert_allclose(obs_b[key], obs_s[key], rtol=1e-4, atol=1e-4, err_msg=key)
+
+
+def test_batched_parties_with_sgd_momentum():
+    train = {"optimizer": "sgd", "lr": 0.05, "batch_size": 16, "momentum": 0.9,
+             "weight_decay": 1e-3}
+    (up_s, final_s, _, _), (up_b, final_b, _, _) = _both_ways(RUNS[0], _parties(), train=train)
+    assert max(_max_state_diff(up_s[key], up_b[key]) for key in up_s) < SIM_ATOL
+    assert _max_state_diff(final_s, final_b) < SIM_ATOL
+
+
+def test_batched_parties_of_different_sizes():
+    """Padding: parties of 30, 17 and 9 records (batches of 16: 2, 2 and 1 steps)."""
+    parties = [np.arange(0, 30), np.arange(30, 47), np.arange(60, 69)]
+    for run in (RUNS[0], RUNS[3]):
+        (up_s, final_s, hist_s, _), (up_b, final_b, hist_b, _) = _both_ways(run, parties)
+        assert max(_max_state_diff(up_s[key], up_b[key]) for key in up_s) < SIM_ATOL
+        assert _max_state_diff(final_s, final_b) < SIM_ATOL
+        np.testing.assert_allclose(hist_b.to_numpy(float), hist_s.to_numpy(float), rtol=1e-4,
+                                   atol=1e-5)
+
+
+def test_batched_comparison_fails_when_one_party_order_changes():
+    """Party 2's batch order in round 2, drawn from another seed, changes its upload in round 2 and,
+    through the average, every model after it; round 1 and the other round-2 uploads stay equal."""
+    (up_s, final_s, _, _), (up_b, final_b, _, _) = _both_ways(RUNS[0], _parties(), perturb=(2, 2))
+    assert max(_max_state_diff(up_s[(1, k)], up_b[(1, k)]) for k in range(3)) < SIM_ATOL
+    assert max(_max_state_diff(up_s[(2, k)], up_b[(2, k)]) for k in range(2)) < SIM_ATOL
+    assert _max_state_diff(up_s[(2, 2)], up_b[(2, 2)]) > 1e-3
+    assert _max_state_diff(final_s, final_b) > 1e-4
 
 
 # --- what the observers see -----------------------------------------------------------------------

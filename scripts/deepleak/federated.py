@@ -29,9 +29,10 @@ What an observer sees is turned into attack features on the spot (:class:`Observ
 observed epoch the features of the records that observer attacks are computed from the model it sees
 and stacked to ``[n, T, ...]``. Keeping the model snapshots instead would cost one state_dict per
 party and observed epoch (Texas100's FC model is 28 MB: 1.7 GB for a 4-party, 15-epoch run), and the
-attack needs only the features. The simulation holds at most four models at once: the global model,
-the running sum of the uploads, the party being trained and, when isolating, the target party's own
-model.
+attack needs only the features. Besides the global model, the running sum of the uploads and, when
+isolating, the target party's own model, the simulation holds the round's N party models stacked as
+one batched model with their optimizer state (deepleak/batched.py; Texas100's 4 parties: about
+0.6 GB), so that the N local epochs run at once.
 
 Everything is deterministic from the run's seed: the initialisation, and one batch-order generator
 per (round, party) derived from it.
@@ -47,6 +48,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from deepleak import batched as batched_lib
 from deepleak import features as feature_lib
 from deepleak import training
 from deepleak.federated_runs import Run, check_epochs, run_of, runs, scale_epochs  # noqa: F401
@@ -350,7 +352,7 @@ def simulate(make_net: Callable[[], torch.nn.Module], X: np.ndarray, y: np.ndarr
              party_ids: list[np.ndarray], *, run: Run, train: dict, rounds: int, gamma: float,
              target_ids: np.ndarray | None, test_ids: np.ndarray, observations: Observations | None,
              track: dict[str, np.ndarray] | None = None, seed: int,
-             on_upload: Callable[[int, int, dict], None] | None = None):
+             on_upload: Callable[[int, int, dict], None] | None = None, batched: bool = True):
     """Run FedAvg for ``rounds`` rounds under ``run``'s attack; return (final global state,
     history).
 
@@ -358,7 +360,8 @@ def simulate(make_net: Callable[[], torch.nn.Module], X: np.ndarray, y: np.ndarr
     ``track`` maps a group name to records whose mean last-layer gradient norm is recorded every
     round on the model the attacker watches (Figure 7): the target party's upload for a central
     observer, the global model for a local one. ``on_upload(round, party, state)`` lets tests look
-    at every upload.
+    at every upload. ``batched=False`` trains the parties one after the other on one model (the
+    reference the batched path is tested against).
     """
     if len(party_ids) != run.parties:
         raise ValueError(f"run {run.name} has {run.parties} parties but {len(party_ids)} data sets "
@@ -373,43 +376,83 @@ def simulate(make_net: Callable[[], torch.nn.Module], X: np.ndarray, y: np.ndarr
     tracked = {g: (as_x(ids), as_y(ids)) for g, ids in (track or {}).items()}
 
     torch.manual_seed(seed)
-    net = make_net()  # the one working model every party trains in turn
+    net = make_net()  # the working model: each party's start, ascent, evaluation and observation
     global_state = state_of(net)  # round 0: the common initialisation
     own_state = None  # the target party's last upload, kept only when isolating
+    # The round's parties train as one batched model (deepleak/batched.py): same start states, batch
+    # orders and optimizer arithmetic as one after the other, up to floating-point summation order.
+    # Parties of different sizes are padded, which batch-norm layers would see: those fall back to
+    # training one after the other (federated_splits gives every party party_train records, so
+    # this happens only for data given here directly).
+    sizes = [len(Xk) for Xk, _ in data]
+    use_batched = batched and batched_lib.supports(net, sizes)
+    if batched and not use_batched:
+        log.info("parties of different sizes %s and a batch-norm model: training them one after "
+                 "the other", sizes)
+    stack = batched_lib.Stack(net, [global_state] * run.parties) if use_batched else None
+    pool = batched_lib.Pool(*zip(*data, strict=True)) if use_batched else None
+
+    def start(k: int, row: dict) -> None:
+        """Load party k's start model into ``net``: the global model or, for an isolated target
+        party, its own last upload; ascended first when the server attacks it (Eq. 2)."""
+        is_target = k == TARGET_PARTY
+        isolated = run.isolating and is_target and own_state is not None
+        net.load_state_dict(own_state if isolated else global_state)
+        if run.ascent == "central" and is_target:
+            # The server sends the target party an ascended model (Eq. 2).
+            row["ascent_grad_norm"] = gradient_ascent(net, *targets, gamma)
+
+    def upload(k: int, t: int, row: dict, avg: RunningAverage):
+        """Party k's trained model (in ``net``) becomes its upload: the local attacker ascends its
+        own, the observers look at it, the server averages it in. Returns it when it is the
+        isolated target party's own next start model."""
+        is_target = k == TARGET_PARTY
+        if run.ascent == "local" and k == run.local_attacker:
+            # The local attacker ascends its own upload; averaging carries it to everyone.
+            row["ascent_grad_norm"] = gradient_ascent(net, *targets, gamma)
+        net.eval()
+        own = state_of(net) if run.isolating and is_target else None
+        if is_target:
+            row["target_party_test_loss"], row["target_party_test_acc"] = training.evaluate(
+                net, Xte, yte)
+            if run.observer != "local":
+                row.update(_track(net, tracked))
+        if observations is not None and observations.wants(f"party{k}", t):
+            observations.see(f"party{k}", t, net)
+        if on_upload is not None:
+            on_upload(t, k, state_of(net))
+        if not (run.isolating and is_target):
+            avg.add(net.state_dict())
+        return own
+
     rows = []
     progress = Progress(log, "round", rounds)
     for t in range(1, rounds + 1):
         avg = RunningAverage()
         row = {"round": t}
-        for k in range(run.parties):
-            is_target = k == TARGET_PARTY
-            isolated = run.isolating and is_target and own_state is not None
-            start = own_state if isolated else global_state
-            net.load_state_dict(start)
-            if run.ascent == "central" and is_target:
-                # The server sends the target party an ascended model (Eq. 2).
-                row["ascent_grad_norm"] = gradient_ascent(net, *targets, gamma)
-            # Stateless parties: a fresh optimizer every round (the paper is silent).
-            opt = training.make_optimizer(net, train)
-            gen = torch.Generator().manual_seed(sub_seed(seed, "round", t, "party", k))
-            training.train_epoch(net, opt, *data[k], train["batch_size"], gen)
-            if run.ascent == "local" and k == run.local_attacker:
-                # The local attacker ascends its own upload; averaging carries it to everyone.
-                row["ascent_grad_norm"] = gradient_ascent(net, *targets, gamma)
-            net.eval()
-            if run.isolating and is_target:
-                own_state = state_of(net)
-            if is_target:
-                row["target_party_test_loss"], row["target_party_test_acc"] = training.evaluate(
-                    net, Xte, yte)
-                if run.observer != "local":
-                    row.update(_track(net, tracked))
-            if observations is not None and observations.wants(f"party{k}", t):
-                observations.see(f"party{k}", t, net)
-            if on_upload is not None:
-                on_upload(t, k, state_of(net))
-            if not (run.isolating and is_target):
-                avg.add(net.state_dict())
+        # One batch-order generator per (round, party), whichever way the parties train.
+        gens = [torch.Generator().manual_seed(sub_seed(seed, "round", t, "party", k))
+                for k in range(run.parties)]
+        uploads_own = []
+        if stack is None:
+            for k in range(run.parties):
+                start(k, row)
+                # Stateless parties: a fresh optimizer every round (the paper is silent).
+                opt = training.make_optimizer(net, train)
+                training.train_epoch(net, opt, *data[k], train["batch_size"], gens[k])
+                uploads_own.append(upload(k, t, row, avg))
+        else:
+            # Every start model is fixed before any party trains (the isolated target's is its
+            # upload of the previous round), so the K epochs can run at once.
+            for k in range(run.parties):
+                start(k, row)
+                stack.load(k, net.state_dict())
+            opt = batched_lib.make_optimizer(stack, train)  # fresh every round, as above
+            batched_lib.train_epoch(stack, opt, pool, train["batch_size"], gens)
+            for k in range(run.parties):
+                stack.load_into(k, net).train()  # as train_epoch leaves it
+                uploads_own.append(upload(k, t, row, avg))
+        own_state = next((s for s in uploads_own if s is not None), own_state)
         global_state = avg.result(global_state)
         net.load_state_dict(global_state)
         row["global_test_loss"], row["global_test_acc"] = training.evaluate(net, Xte, yte)
