@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from deepleak import attack, models, paper
+from deepleak import attack, federated_runs, models, paper
 from deepleak import federated as fl
 from deepleak.attack import AttackFeatures
 from deepleak.splits import SplitError
@@ -282,6 +282,20 @@ def test_scaled_epoch_sets_are_distinct_rounds_within_the_run():
     early = fl.scale_epochs([5, 10, 15, 20, 25], 300, 20)
     assert early == sorted(set(early)) and early[0] >= 1 and len(early) == 5
     assert fl.scale_epochs([50, 100, 150, 200, 250], 300, 3) == [1, 2, 3]  # fewer rounds than T
+
+
+def test_only_the_sweep_datasets_sweep_parties_and_epoch_sets():
+    fed = {"party_sweep": [2, 3, 4, 5], "sweep_datasets": ["a"],
+           "per_dataset": {d: {"rounds": 20, "observed_epochs": [8, 12, 16, 18, 20]}
+                           for d in ("a", "b")}}
+    assert federated_runs.party_sweep(fed, "a") == [2, 3, 4, 5]
+    assert federated_runs.party_sweep(fed, "b") == []
+    assert federated_runs.table12_epoch_sets(fed, "b") == []
+    sets = federated_runs.table12_epoch_sets(fed, "a")
+    # The paper's first three sets scaled from its 300 rounds (Table XII), then Table X's epochs.
+    assert sets[:-1] == [fl.scale_epochs(e, paper.TABLE12_PAPER_ROUNDS, 20)
+                         for e in paper.TABLE12_EPOCHS[:-1]]
+    assert sets[-1] == [8, 12, 16, 18, 20]
 
 
 # --- the split ------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""Planning the DAG: it imports no torch, and every rule the SLURM profile names exists."""
+"""Planning the DAG: it imports no torch, every job declares its threads and resources from the
+resource model (deepleak/resources.py), and the SLURM profile takes them from the rules."""
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from deepleak import resources
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ["config.yaml", "test.yaml", "paper.yaml"]
@@ -15,24 +17,57 @@ def plan(*args, env=None):
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
 
 
-@pytest.mark.parametrize("profile", PROFILES)
-def test_planning_imports_no_torch(tmp_path, profile):
-    # A `torch` that cannot be imported, first on the path: planning must never reach for it.
-    (tmp_path / "torch").mkdir()
-    (tmp_path / "torch" / "__init__.py").write_text(
+@pytest.fixture(scope="module", params=PROFILES)
+def dry_run(request, tmp_path_factory):
+    """(profile, every job of its DAG as `snakemake -n --forceall --verbose` prints it), planned
+    with a `torch` that cannot be imported first on the path: planning must never reach for it."""
+    fake = tmp_path_factory.mktemp("no_torch")
+    (fake / "torch").mkdir()
+    (fake / "torch" / "__init__.py").write_text(
         "raise ImportError('torch was imported while planning the DAG')\n")
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path), "HOME": str(tmp_path)}
-    out = plan("-n", "--configfile", f"config/{profile}", env=env)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(fake), "HOME": str(fake)}
+    out = plan("-n", "--forceall", "--verbose", "--configfile", f"config/{request.param}",
+               env=env)
+    return request.param, out
+
+
+def test_planning_imports_no_torch(dry_run):
+    _, out = dry_run
     assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
 
 
-def test_slurm_profile_names_existing_rules():
+def test_every_job_asks_for_what_the_resource_model_estimates(dry_run):
+    profile, out = dry_run
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    config = resources.profile_config(ROOT, f"config/{profile}")
+    jobs = [j for j in resources.planned_jobs(out.stdout + out.stderr) if j["output"]]
+    assert len(jobs) > 20
+    for job in jobs:
+        est = resources.estimate(config, job["rule"], job["wildcards"])
+        asked = {k: int(job["resources"].get(k, -1)) for k in ("mem_mb", "runtime", "gpu")}
+        assert asked == {"mem_mb": est.request_mem_mb(), "runtime": est.runtime_min(job["threads"]),
+                         "gpu": est.gpu}, (job["rule"], job["wildcards"])
+    # GPUs for the torch jobs of image models under device auto (cuda: every torch job).
+    gpu_rules = {j["rule"] for j in jobs if j["resources"]["gpu"] == "1"}
+    if config["device"] == "cpu":
+        assert not gpu_rules
+    else:
+        assert gpu_rules <= {"train_model", "train_finetune", "extract_features",
+                             "finetune_features"}
+
+
+def test_slurm_profile_takes_resources_from_the_rules():
     profile = yaml.safe_load((ROOT / "workflow/profiles/slurm/config.yaml").read_text())
     rules = set()
     for name in PROFILES:
         out = plan("--list-rules", "--configfile", f"config/{name}")
         assert out.returncode == 0, out.stderr[-3000:]
         rules |= set(out.stdout.split())
-    named = set(profile.get("set-resources", {})) | set(profile.get("set-threads", {}))
-    assert named, "the profile sets no per-rule resources"
+    named = set(profile.get("set-resources") or {}) | set(profile.get("set-threads") or {})
     assert not named - rules, f"the SLURM profile names rules that do not exist: {named - rules}"
+    # Memory, time and GPUs come from the rules' resource model, never from numbers here.
+    numbers = {("default-resources", k) for k in profile.get("default-resources") or {}}
+    numbers |= {(rule, k) for rule, res in (profile.get("set-resources") or {}).items()
+                for k in res}
+    model = {"mem_mb", "mem", "runtime", "gpu", "cpus_per_task"}
+    assert not {n for n in numbers if n[1] in model}, numbers

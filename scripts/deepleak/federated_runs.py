@@ -1,10 +1,13 @@
-"""The federated scenario's runs and observed epochs (§IV-D, Tables X, XII, XIII), without torch: the
-DAG is planned from them (workflow/rules/common.smk) and deepleak/federated.py simulates them."""
+"""The federated scenario's runs and observed epochs (§IV-D, Tables X, XII, XIII), without torch:
+the DAG is planned from them (workflow/rules/common.smk, the resource model) and
+deepleak/federated.py simulates them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from deepleak import paper
 
 
 # --------------------------------------------------------------------------------------------------
@@ -89,3 +92,21 @@ def check_epochs(epochs: list[int], rounds: int, where: str) -> list[int]:
         raise ValueError(f"{where}: observed epochs {epochs} must be strictly increasing rounds in "
                          f"1..{rounds} (the config's rounds)")
     return epochs
+
+
+def party_sweep(federated: dict, dataset: str) -> list[int]:
+    """Table XIII's party counts for ``dataset`` (config ``federated``): the paper ran Tables XII
+    and XIII on one dataset, so only ``federated.sweep_datasets`` sweep."""
+    return list(federated["party_sweep"]) if dataset in federated["sweep_datasets"] else []
+
+
+def table12_epoch_sets(federated: dict, dataset: str) -> list[list[int]]:
+    """Table XII's epoch sets for ``dataset``: the paper's first three (CIFAR100, 300 rounds) scaled
+    to the dataset's rounds, then Table X's observed epochs, which the paper's fourth set is (85.1 %
+    in both tables). None for a dataset that does not sweep."""
+    if dataset not in federated["sweep_datasets"]:
+        return []
+    cfg = federated["per_dataset"][dataset]
+    scaled = [scale_epochs(epochs, paper.TABLE12_PAPER_ROUNDS, cfg["rounds"])
+              for epochs in paper.TABLE12_EPOCHS[:-1]]
+    return [*scaled, list(cfg["observed_epochs"])]

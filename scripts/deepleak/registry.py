@@ -48,6 +48,7 @@ class TabularLayout:
     labels: str | None    # separate label member (Texas); None: the label is column 0 of ``feats``
     n_features: int       # 0/1 columns
     quoted_labels: bool = False  # Location writes its label as "12"
+    n_records: int | None = None  # rows of the real archive (the resource model's memory estimate)
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,8 @@ def _shokri(name, archive, feats, labels, n_features, n_classes, digests, **kw) 
     known), then the lab's own page, whose byte identity with the mirror is not established."""
     return Dataset(
         name=name, kind="tabular", format="shokri_tgz", files=(archive,), n_classes=n_classes,
-        layout=TabularLayout(feats, labels, n_features, kw.pop("quoted_labels", False)),
+        layout=TabularLayout(feats, labels, n_features, kw.pop("quoted_labels", False),
+                             kw.pop("n_records", None)),
         digests={archive: digests},
         urls=tuple(url + archive for url in _SHOKRI_URLS),
         how_to_get=(f"download {archive} from {_SHOKRI_URLS[0]}{archive} to data/raw/{name}/; "
@@ -115,16 +117,16 @@ def _shokri(name, archive, feats, labels, n_features, n_classes, digests, **kw) 
 DATASETS: dict[str, Dataset] = {d.name: d for d in (
     _shokri("purchase100", "dataset_purchase.tgz", "dataset_purchase", None, 600, 100,
             {"size": 22_045_876, "blob_sha1": "3efa7476ad5ed7ac3e558d28585a186b38fc5f19"},
-            standin="deepleak.datasets:purchase_standin"),
+            standin="deepleak.datasets:purchase_standin", n_records=197_324),
     # 6,169 columns in the file (the paper's text says 6,170); the archive's size is not published.
     _shokri("texas100", "dataset_texas.tgz", "texas/100/feats", "texas/100/labels", 6169, 100,
             {"blob_sha1": "966f7ff40b24cf5912ff84759aab9adb8c25f30e"},
-            standin="deepleak.datasets:texas_standin"),
+            standin="deepleak.datasets:texas_standin", n_records=67_330),
     _shokri("location", "dataset_location.tgz", "bangkok", None, 446, 30,
             {"size": 287_293, "blob_sha1": "0cfc2caa0c8c8569cd68a5d4ab369a98c1f98447",
              "sha256": "927203f85a868f8ee17a0ded1dc61699efe602167beabe34fbf45b4b1de94b33",
              "md5": "66851c781a61f51b35ead292b5f303e3"},
-            quoted_labels=True),
+            quoted_labels=True, n_records=5_010),
     # The four IDX files, decompressed. Upstream (and torchvision) publish only the md5 of the .gz
     # files, and Debian re-gzipped them (its .gz lack the file-name header field), so every copy is
     # verified on its decompressed bytes, against sha256 digests measured on Debian's copy that

@@ -28,7 +28,11 @@ for _group, _attacks in ATTACK_GROUPS.items():
             f"logs/{{dataset}}/standalone/{{rep}}/attack_{_group}.log",
         benchmark:
             f"benchmarks/{{dataset}}/standalone/{{rep}}/attack_{_group}.tsv"
-        threads: 1
+        # Small attack models train best on one thread (as federated_simulate); the paper's
+        # 1,000-kernel gradient components get the config's threads (deepleak/resources.py).
+        threads: job_threads(f"attack_{_group}")
+        resources:
+            **job_resources(f"attack_{_group}"),
         params:
             attacks=_attacks,
             hp=config["attack_model"],
@@ -52,6 +56,9 @@ rule baselines:
         "logs/{dataset}/standalone/{rep}/baselines.log",
     benchmark:
         "benchmarks/{dataset}/standalone/{rep}/baselines.tsv",
+    threads: 1
+    resources:
+        **job_resources("baselines"),
     params:
         metrics_cfg=config["metrics"],
         seed=lambda wc: artifact_seed(wc.dataset, "standalone", wc.rep, "baselines"),
@@ -74,7 +81,9 @@ rule shadow_model_attack:
         "logs/{dataset}/standalone/{rep}/attack_shadow_model.log",
     benchmark:
         "benchmarks/{dataset}/standalone/{rep}/attack_shadow_model.tsv"
-    threads: config["threads"]
+    threads: job_threads("shadow_model_attack")
+    resources:
+        **job_resources("shadow_model_attack"),
     params:
         variant=SHADOW_ATTACK["attack"],
         hp=config["attack_model"],
@@ -96,7 +105,12 @@ rule unsupervised_attack:
         "logs/{dataset}/standalone/{rep}/attack_unsupervised.log",
     benchmark:
         "benchmarks/{dataset}/standalone/{rep}/attack_unsupervised.tsv"
-    threads: config["threads"]
+    # As every attack-model job: one thread unless the resource model finds it long. With two
+    # threads on a busy 2-core machine its epochs took 20x longer than alone (OpenMP threads
+    # spinning against the other job's).
+    threads: job_threads("unsupervised_attack")
+    resources:
+        **job_resources("unsupervised_attack"),
     params:
         variant=UNSUPERVISED["attack"],
         hp=config["attack_model"],
@@ -123,7 +137,9 @@ rule finetune_attacks:
         "logs/{dataset}/finetune/{rep}/attacks.log",
     benchmark:
         "benchmarks/{dataset}/finetune/{rep}/attacks.tsv"
-    threads: config["threads"]
+    threads: job_threads("finetune_attacks")
+    resources:
+        **job_resources("finetune_attacks"),
     params:
         tasks=FINETUNE_TASKS,
         variant=FINETUNE["attack"],
@@ -150,7 +166,10 @@ rule federated_attack:
         "logs/{dataset}/federated/{rep}/attack_{run}.log",
     benchmark:
         "benchmarks/{dataset}/federated/{rep}/attack_{run}.tsv"
-    threads: 1  # small attack models, one per party and epoch set: as federated_simulate
+    # Small attack models, one per party and epoch set: as federated_simulate.
+    threads: job_threads("federated_attack")
+    resources:
+        **job_resources("federated_attack"),
     params:
         parties=FEDERATED["parties"],
         party_sweep=lambda wc: federated_party_sweep(wc.dataset),

@@ -2,7 +2,9 @@
 # the path functions every stage shares. The other .smk files hold rules only.
 #
 # Planning the DAG imports no torch: the modules imported here (the dataset registry, the table layer,
-# the fine-tuning and federated designs) are torch-free, so `snakemake -n` stays fast.
+# the fine-tuning and federated designs, the resource model) are torch-free, so `snakemake -n` stays
+# fast.
+import functools
 import re
 import sys
 import zlib
@@ -13,6 +15,7 @@ from deepleak import federated_runs as dl_runs  # noqa: E402
 from deepleak import finetune as dl_finetune  # noqa: E402
 from deepleak import paper  # noqa: E402 - the paper's tables: rows, attacks, values
 from deepleak import registry  # noqa: E402 - the data sets: names, kinds, raw files
+from deepleak import resources as dl_resources  # noqa: E402 - what each job costs
 from deepleak import variants  # noqa: E402 - the attack variants: features, groups
 
 
@@ -51,10 +54,6 @@ for _name, _cfg in config["datasets"].items():
 
 def data_of(dataset):
     return dataset_cfg(dataset)["data"]
-
-
-def is_image(dataset):
-    return registry.DATASETS[data_of(dataset)].kind == "image"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -147,19 +146,13 @@ wildcard_constraints:
 
 
 # --------------------------------------------------------------------------------------------------
-# Seeds, devices, sources
+# Seeds, sources
 # --------------------------------------------------------------------------------------------------
 def artifact_seed(*parts):
     """Seed of one artifact, derived from the config seed; stable across runs and machines.
     The parts name the artifact (dataset, scenario, replicate, ...): keep them when moving a rule,
     so that no number moves."""
     return zlib.crc32("/".join(map(str, (config["seed"], *parts))).encode())
-
-
-def uses_gpu(dataset):
-    """gpu=1 for jobs that run torch on a GPU: device cuda, or device auto for the image models (the
-    rule then uses a GPU if one is visible; `--resources gpu=N` caps how many such jobs run at once)."""
-    return int(config["device"] == "cuda" or (config["device"] == "auto" and is_image(dataset)))
 
 
 def raw_dir(dataset):
@@ -194,13 +187,9 @@ def federated_cfg(dataset):
     return FEDERATED["per_dataset"][dataset]
 
 
-def federated_sweeps(dataset):
-    """Tables XII and XIII run on federated.sweep_datasets (the paper: CIFAR100-AlexNet only)."""
-    return dataset in FEDERATED["sweep_datasets"]
-
-
 def federated_party_sweep(dataset):
-    return list(FEDERATED["party_sweep"]) if federated_sweeps(dataset) else []
+    """Table XIII's party counts (deepleak/federated_runs.py party_sweep)."""
+    return dl_runs.party_sweep(FEDERATED, dataset)
 
 
 def federated_runs(dataset):
@@ -211,18 +200,45 @@ FEDERATED_RUN_NAMES = sorted({run for d in FEDERATED_DATASETS for run in federat
 
 
 def table12_epoch_sets(dataset):
-    """Table XII's epoch sets for this dataset: the paper's first three (CIFAR100, 300 rounds) scaled to
-    the dataset's rounds, then Table X's observed epochs, which the paper's fourth set is (85.1 % in
-    both tables)."""
-    if not federated_sweeps(dataset):
-        return []
-    cfg = federated_cfg(dataset)
-    scaled = [dl_runs.scale_epochs(epochs, paper.TABLE12_PAPER_ROUNDS, cfg["rounds"])
-              for epochs in paper.TABLE12_EPOCHS[:-1]]
-    return [*scaled, list(cfg["observed_epochs"])]
+    """Table XII's epoch sets (deepleak/federated_runs.py table12_epoch_sets)."""
+    return dl_runs.table12_epoch_sets(FEDERATED, dataset)
 
 
 def federated_paths(pattern, datasets=None, runs=None):
     """Expand a federated path over datasets, replicates and each dataset's runs."""
     return [pattern.format(dataset=d, rep=r, run=run) for d in (datasets or FEDERATED_DATASETS)
             for r in REPLICATES for run in (runs or federated_runs(d)) if run in federated_runs(d)]
+
+
+# --------------------------------------------------------------------------------------------------
+# Threads and resources, from the resource model (deepleak/resources.py)
+# --------------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def _job_estimate(rule, wildcards):
+    return dl_resources.estimate(config, rule, dict(wildcards))
+
+
+def job_estimate(rule, wildcards):
+    """The resource model's estimate of one job (time, memory, GPU), computed once per job."""
+    return _job_estimate(rule, tuple(sorted(dict(wildcards).items())))
+
+
+def job_resources(rule):
+    """`resources:` of a rule's jobs: mem_mb and runtime (minutes) with the model's margins, times
+    the attempt (a retry asks for more), and gpu=1 for the jobs that run torch on a GPU (device
+    cuda, or auto for the image models: `--resources gpu=N` caps how many run at once; a SLURM job
+    gets --gpus=1)."""
+    return {
+        "mem_mb": lambda wildcards, attempt: job_estimate(rule, wildcards).request_mem_mb(attempt),
+        "runtime": lambda wildcards, threads, attempt: job_estimate(rule, wildcards).runtime_min(
+            threads, attempt),
+        "gpu": lambda wildcards: job_estimate(rule, wildcards).gpu,
+    }
+
+
+def job_threads(rule):
+    """`threads:` of jobs that train small models in small batches (attack models, the federated
+    parties): one, unless the model says one thread would take long (deepleak/resources.py
+    threads_for), then the config's threads."""
+    return lambda wildcards: dl_resources.threads_for(job_estimate(rule, wildcards),
+                                                      config["threads"])

@@ -18,6 +18,9 @@ for _data in sorted({data_of(d) for d in config["datasets"] if dataset_cfg(d)["s
             f"logs/{_data}/fetch.log",
         benchmark:
             f"benchmarks/{_data}/fetch.tsv",
+        threads: 1
+        resources:
+            **job_resources(f"fetch_{_data}"),
         params:
             data=_data,
             raw_dir=f"data/raw/{_data}",
@@ -40,6 +43,8 @@ for _dataset in sorted(d for d in config["datasets"] if dataset_cfg(d)["source"]
         benchmark:
             f"benchmarks/{_dataset}/generate_standin.tsv"
         threads: 2
+        resources:
+            **job_resources(f"generate_standin_{_dataset}"),
         params:
             dataset=_dataset,
             raw_dir=raw_dir(_dataset),
@@ -59,6 +64,9 @@ rule prepare_dataset:
         "logs/{dataset}/prepare_dataset.log",
     benchmark:
         "benchmarks/{dataset}/prepare_dataset.tsv",
+    threads: 1
+    resources:
+        **job_resources("prepare_dataset"),
     params:
         data=lambda wc: data_of(wc.dataset),
         raw_dir=lambda wc: raw_dir(wc.dataset),
@@ -80,6 +88,9 @@ rule make_splits:
         "logs/{dataset}/standalone/{rep}/make_splits.log",
     benchmark:
         "benchmarks/{dataset}/standalone/{rep}/make_splits.tsv",
+    threads: 1
+    resources:
+        **job_resources("make_splits"),
     params:
         sizes=lambda wc: dataset_cfg(wc.dataset)["standalone"]["sizes"],
         validation_fraction=STANDALONE["validation_fraction"],
@@ -101,6 +112,9 @@ rule finetune_splits:
         "logs/{dataset}/finetune/{rep}/splits.log",
     benchmark:
         "benchmarks/{dataset}/finetune/{rep}/splits.tsv",
+    threads: 1
+    resources:
+        **job_resources("finetune_splits"),
     params:
         sizes=lambda wc: FINETUNE["sizes"][wc.dataset],
         d_fraction=FINETUNE["d_fraction"],
@@ -120,6 +134,9 @@ rule federated_split:
         "logs/{dataset}/federated/{rep}/split.log",
     benchmark:
         "benchmarks/{dataset}/federated/{rep}/split.tsv",
+    threads: 1
+    resources:
+        **job_resources("federated_split"),
     params:
         sizes=lambda wc: federated_cfg(wc.dataset)["sizes"],
         parties=FEDERATED["parties"],

@@ -17,7 +17,7 @@ rule extract_features:
         "benchmarks/{dataset}/standalone/{rep}/features_{model}.tsv"
     threads: config["threads"]
     resources:
-        gpu=lambda wc: uses_gpu(wc.dataset),
+        **job_resources("extract_features"),
     params:
         gradient_layers=STANDALONE["gradient_layers"],
         # Image models (deepleak/cnn.py): how a conv layer's gradient is stored (the paper defines its
@@ -49,7 +49,7 @@ rule finetune_features:
         "benchmarks/{dataset}/finetune/{rep}/features.tsv"
     threads: config["threads"]
     resources:
-        gpu=lambda wc: uses_gpu(wc.dataset),
+        **job_resources("finetune_features"),
     params:
         gradient_layers=FINETUNE["gradient_layers"],
         device=config["device"],

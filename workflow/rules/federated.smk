@@ -23,8 +23,11 @@ rule federated_simulate:
         "benchmarks/{dataset}/federated/{rep}/simulate_{run}.tsv"
     # One thread: a party's epoch is a loop of small minibatches that a second thread barely speeds up,
     # while two single-thread jobs use both cores of a small machine fully (and do not spin against
-    # each other as two-thread jobs do).
-    threads: 1
+    # each other as two-thread jobs do); the config's threads for a simulation the resource model
+    # finds long.
+    threads: job_threads("federated_simulate")
+    resources:
+        **job_resources("federated_simulate"),
     params:
         model_cfg=lambda wc: dataset_cfg(wc.dataset)["model"],
         fed=lambda wc: {k: federated_cfg(wc.dataset)[k] for k in ("rounds", "observed_epochs", "train")},

@@ -18,6 +18,9 @@ rule figure3_plot:
         "logs/figures/figure3.log",
     benchmark:
         "benchmarks/figures/figure3.tsv",
+    threads: 1
+    resources:
+        **job_resources("figure3_plot"),
     params:
         datasets=STANDALONE_DATASETS,
     script:
@@ -38,6 +41,9 @@ rule figure4_plot:
         "logs/figures/figure4.log",
     benchmark:
         "benchmarks/figures/figure4.tsv",
+    threads: 1
+    resources:
+        **job_resources("figure4_plot"),
     params:
         datasets=STANDALONE_DATASETS,
     script:
@@ -65,6 +71,9 @@ for _figure in ("figure2", "figure6"):
             f"logs/figures/{_figure}.log",
         benchmark:
             f"benchmarks/figures/{_figure}.tsv",
+        threads: 1
+        resources:
+            **job_resources(f"{_figure}_plot"),
         params:
             figure=_figure,
             datasets=STANDALONE_DATASETS,
@@ -88,6 +97,9 @@ rule roc_plots:
         "logs/figures/roc_{dataset}_{rep}.log",
     benchmark:
         "benchmarks/figures/roc_{dataset}_{rep}.tsv",
+    threads: 1
+    resources:
+        **job_resources("roc_plots"),
     params:
         attacks=STANDALONE_ATTACKS,
         knowledge_fractions=STANDALONE["knowledge_fractions"],
@@ -107,6 +119,9 @@ rule figure5_plot:
         "logs/figures/figure5.log",
     benchmark:
         "benchmarks/figures/figure5.tsv",
+    threads: 1
+    resources:
+        **job_resources("figure5_plot"),
     params:
         datasets=STANDALONE_DATASETS,
     script:
@@ -127,6 +142,9 @@ rule figure7_plot:
         "logs/figures/figure7.log",
     benchmark:
         "benchmarks/figures/figure7.tsv",
+    threads: 1
+    resources:
+        **job_resources("figure7_plot"),
     params:
         datasets=FEDERATED_DATASETS,
         gamma=FEDERATED["gamma"],

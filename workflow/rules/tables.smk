@@ -39,6 +39,9 @@ rule make_standalone_table:
         "logs/tables/{table}.log",
     benchmark:
         "benchmarks/tables/{table}.tsv",
+    threads: 1
+    resources:
+        **job_resources("make_standalone_table"),
     params:
         entries=lambda wc: [d for d, _, _ in standalone_table_keys(wc.table)],
         datasets=STANDALONE_DATASETS,
@@ -68,6 +71,9 @@ rule make_table7:
         "logs/tables/table7.log",
     benchmark:
         "benchmarks/tables/table7.tsv",
+    threads: 1
+    resources:
+        **job_resources("make_table7"),
     params:
         entries=[d for d, _, _ in TABLE7_KEYS],
         datasets=STANDALONE_DATASETS,
@@ -93,6 +99,9 @@ rule make_table9:
         "logs/tables/table9.log",
     benchmark:
         "benchmarks/tables/table9.tsv",
+    threads: 1
+    resources:
+        **job_resources("make_table9"),
     params:
         datasets=FINETUNE_DATASETS,
         replicates=REPLICATES,
@@ -128,6 +137,9 @@ rule make_federated_table:
         "logs/tables/{table}.log",
     benchmark:
         "benchmarks/tables/{table}.tsv",
+    threads: 1
+    resources:
+        **job_resources("make_federated_table"),
     params:
         datasets=lambda wc: FEDERATED_DATASETS if wc.table == "table10" else FEDERATED["sweep_datasets"],
         replicates=REPLICATES,
@@ -190,6 +202,9 @@ rule make_claims:
         "logs/tables/claims.log",
     benchmark:
         "benchmarks/tables/claims.tsv",
+    threads: 1
+    resources:
+        **job_resources("make_claims"),
     params:
         jobs=CLAIM_JOBS,
         datasets=CLAIM_DATASETS,

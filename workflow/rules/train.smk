@@ -18,7 +18,7 @@ rule train_model:
         "benchmarks/{dataset}/standalone/{rep}/train_{model}.tsv"
     threads: config["threads"]
     resources:
-        gpu=lambda wc: uses_gpu(wc.dataset),
+        **job_resources("train_model"),
     params:
         model_cfg=lambda wc: dataset_cfg(wc.dataset)["model"],
         train=lambda wc: dataset_cfg(wc.dataset)["train"],
@@ -48,7 +48,7 @@ rule train_finetune:
         "benchmarks/{dataset}/finetune/{rep}/train.tsv"
     threads: config["threads"]
     resources:
-        gpu=lambda wc: uses_gpu(wc.dataset),
+        **job_resources("train_finetune"),
     params:
         model_cfg=lambda wc: dataset_cfg(wc.dataset)["model"],
         # D is trained on exactly as the stand-alone target is; the fine-tuning phase has its own
