@@ -1,8 +1,6 @@
 """ROC curves, linear and log-log, of every attack on one dataset, each beside the loss and modified
 entropy threshold baselines (rule roc_plots). Titles and legends name each attack in the paper's
 words (its description in deepleak/variants.py), never by its code name."""
-from sklearn.metrics import auc as area
-
 from deepleak import artifacts, metrics, plots, variants
 
 BASELINES_SHOWN = {"loss": "Loss threshold (baseline)",
@@ -11,7 +9,7 @@ BASELINES_SHOWN = {"loss": "Loss threshold (baseline)",
 
 def curve(scores, member):
     fpr, tpr = metrics.roc(scores, member)
-    return fpr, tpr, area(fpr, tpr)
+    return fpr, tpr, metrics.auc(scores, member)
 
 
 def attack_label(attack: str, knowledge_fractions) -> str:

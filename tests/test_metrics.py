@@ -31,6 +31,27 @@ def test_rank_auc_equals_sklearn_on_resamples_with_ties():
         assert ours[i] == pytest.approx(roc_auc_score(y, np.r_[bm[i], bn[i]]))
 
 
+@pytest.mark.parametrize("rounding", [None, 1, 0])
+def test_roc_points_and_auc_are_sklearns(rounding):
+    """The numpy ROC is scikit-learn's, point for point, with ties and with binary scores; the AUC
+    agrees to rounding; so does the baselines' threshold chosen on it; and the log-softmax is
+    SciPy's bit for bit (both kept out of every job's imports)."""
+    from scipy.special import log_softmax
+
+    s, m = _scores(seed=3, n=300)
+    if rounding is not None:
+        s = np.round(s, rounding)
+    fpr, tpr, thr = roc_curve(m, s, drop_intermediate=False)
+    ours = metrics.roc_points(s, m)
+    for a, b in zip(ours, (fpr, tpr, thr), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert metrics.auc(s, m) == pytest.approx(roc_auc_score(m, s), abs=1e-15)
+    f, t, th = roc_curve(m, s)  # drop_intermediate: the argmax of tpr - fpr is the same point
+    assert metrics.best_threshold(s, m) == th[np.argmax(t - f)]
+    logits = np.random.default_rng(4).normal(size=(50, 10)) * 40
+    np.testing.assert_array_equal(baselines.log_softmax(logits), log_softmax(logits, axis=1))
+
+
 def test_bootstrap_ci_brackets_the_estimate_and_shrinks_with_n():
     s, m = _scores(n=200)
     small = metrics.evaluate(s, m, n_bootstrap=300, seed=0)

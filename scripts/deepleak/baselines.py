@@ -28,7 +28,6 @@ attacker's own known records:
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import log_softmax
 
 from deepleak import features as feature_lib
 from deepleak import metrics
@@ -40,15 +39,26 @@ _DESCRIPTION = {"loss_last": "loss (last observed snapshot)",
 _EPS = 1e-30
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log-probabilities of each row of logits, in float64, shifted by the row's maximum so that no
+    exponential overflows (SciPy's log_softmax, without importing SciPy into every attack job)."""
+    x = np.asarray(logits, dtype=np.float64)
+    x_max = x.max(axis=1, keepdims=True)
+    x_max[~np.isfinite(x_max)] = 0
+    shifted = x - x_max
+    with np.errstate(divide="ignore"):
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
 def normalised_entropy(logits: np.ndarray) -> np.ndarray:
     """-(1/log K) sum_i p_i log p_i in [0, 1] (Eq. 5, its minus sign restored)."""
-    logp = log_softmax(np.asarray(logits, dtype=np.float64), axis=1)
+    logp = log_softmax(logits)
     return -(np.exp(logp) * logp).sum(1) / np.log(logits.shape[1])
 
 
 def modified_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Mentr(p, y) = -(1 - p_y) log p_y - sum_{i != y} p_i log(1 - p_i) (Song & Mittal 2021)."""
-    logp = log_softmax(np.asarray(logits, dtype=np.float64), axis=1)
+    logp = log_softmax(logits)
     p = np.exp(logp)
     rows = np.arange(len(labels))
     p_y, logp_y = p[rows, labels], logp[rows, labels]
@@ -68,7 +78,7 @@ def scores(name: str, feats: dict[str, np.ndarray]) -> np.ndarray:
     if name == "loss":
         return -np.asarray(feats["loss"], dtype=np.float64)
     if name == "confidence":
-        logp = log_softmax(np.asarray(logits, dtype=np.float64), axis=1)
+        logp = log_softmax(logits)
         return np.exp(logp[np.arange(len(labels)), labels])
     if name == "entropy":
         return -normalised_entropy(logits)

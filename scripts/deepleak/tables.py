@@ -17,7 +17,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from deepleak import metrics, paper
 
@@ -43,6 +42,8 @@ def aggregate(results: list[dict], confidence: float = 0.95) -> dict:
             row[f"{name}_ci_low"] = row[f"{name}_ci_high"] = float("nan")
             continue
         if len(values) > 1:
+            from scipy import stats  # only with replicates: keep SciPy out of every table job
+
             t = stats.t.ppf((1 + confidence) / 2, len(values) - 1)
             half = t * values.std(ddof=1) / math.sqrt(len(values))
             row[f"{name}_ci_low"], row[f"{name}_ci_high"] = row[name] - half, row[name] + half

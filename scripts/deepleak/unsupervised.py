@@ -28,7 +28,6 @@ import warnings
 import numpy as np
 import torch
 from scipy import sparse
-from scipy.special import log_softmax
 from torch import nn
 
 from deepleak import attack, baselines, training
@@ -46,7 +45,7 @@ DECODER_TARGETS = ("loss", "correct", "confidence", "entropy", "grad_norm")
 
 def decoder_targets(feats: dict[str, np.ndarray], names, last_layer: str) -> np.ndarray:
     """The decoder's targets of every record, ``[n, len(names)]``, from one snapshot's features."""
-    logp = log_softmax(np.asarray(feats["logits"], dtype=np.float64), axis=1)
+    logp = baselines.log_softmax(feats["logits"])
     rows = np.arange(len(logp))
     columns = {
         "loss": lambda: np.asarray(feats["loss"], dtype=np.float64),
