@@ -240,7 +240,8 @@ def replicate_difference(values_a, values_b, confidence: float = 0.95) -> dict:
             "difference": mean, "ci": [mean - half, mean + half]}
 
 
-def roc_points(scores: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def roc_points(scores: np.ndarray, member: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every operating point of the ROC curve: (fpr, tpr, threshold), one per distinct score from the
     highest down, a record called a member when its score is >= the threshold, after the point
     (0, 0) at threshold +inf (scikit-learn's roc_curve with drop_intermediate=False)."""
