@@ -188,9 +188,12 @@ def run_setting(config: dict, scenario: str, dataset: str) -> dict:
     if scenario == "finetune":
         return {**config["finetune"]["sizes"][dataset],
                 "d_fraction": config["finetune"]["d_fraction"]}
+    from deepleak import federated_runs  # imports this module: not at the top
+
     fed, own = config["federated"], config["federated"]["per_dataset"][dataset]
     return {**own["sizes"], "parties": fed["parties"], "rounds": own["rounds"],
-            "observed_epochs": list(own["observed_epochs"]), "overlapping": fed["overlapping"]}
+            "observed_epochs": list(own["observed_epochs"]),
+            "overlapping": federated_runs.overlapping(fed, dataset)}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -142,7 +142,7 @@ rule federated_split:
         parties=FEDERATED["parties"],
         party_sweep=lambda wc: federated_party_sweep(wc.dataset),
         validation_fraction=FEDERATED["validation_fraction"],
-        overlapping=FEDERATED["overlapping"],
+        overlapping=lambda wc: dl_runs.overlapping(FEDERATED, wc.dataset),
         seed=lambda wc: artifact_seed(wc.dataset, "federated", wc.rep, "splits"),
     script:
         "../../scripts/make_federated_splits.py"
