@@ -275,6 +275,13 @@ def test_config_paper_runs_every_setting_the_paper_states():
     for scenario, datasets in entries.items():
         for entry in datasets:
             data = PAPER_PROFILE["datasets"][entry].get("data", entry)
+            if (scenario, data) == ("federated", "cifar100"):
+                # Not stated in full (paper.py SETTINGS): its tables say so instead.
+                run = paper.Run(data, PAPER_PROFILE["datasets"][entry]["model"]["arch"], True,
+                                paper.run_setting(PAPER_PROFILE, scenario, entry))
+                assert "does not state" in paper.TABLE10.not_comparable(
+                    run, paper.TABLE10.row("central_passive"))
+                continue
             stated = paper.SETTINGS[scenario][data]
             ours = paper.run_setting(PAPER_PROFILE, scenario, entry)
             assert paper.setting_difference(stated, ours) is None, (scenario, entry)
