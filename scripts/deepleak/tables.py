@@ -59,7 +59,11 @@ def ci_note(n_replicates: int) -> str:
 
 
 def source_label(provenance: dict) -> str:
-    return "stand-in" if provenance["source"] == "synthetic" else "real"
+    """"stand-in" (generated), "unpublished copy" (real source, but verified against the config's
+    own digests, not the published ones) or "real"."""
+    if provenance["source"] == "synthetic":
+        return "stand-in"
+    return "real" if provenance.get("matches_published", True) else "unpublished copy"
 
 
 def run_of(provenance: dict, data: str, arch: str, setting: dict) -> paper.Run:
