@@ -84,3 +84,22 @@ def test_standalone_splits_fit_the_real_records(config):
 def test_federated_setting_reads_the_dataset_overlap(config):
     assert paper.run_setting(config, "federated", "cifar100_alexnet")["overlapping"] is True
     assert paper.run_setting(config, "federated", "purchase100")["overlapping"] is False
+
+
+def test_the_paper_profile_inherits_nothing_from_the_default_profile():
+    # Snakemake merges config/paper.yaml over config/config.yaml: a key the paper profile leaves
+    # out silently takes the default profile's value (the Texas100 local attacker once ran on the
+    # default's 1,000 attack-test members instead of Table XI's 4,000). Only what a source: real
+    # entry never reads (a stand-in's settings) and the default's extra entries may come through.
+    import yaml
+    from snakemake.utils import update_config
+    from test_paper_smoke_config import leaves
+
+    own = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    merged = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    update_config(merged, own)
+    inherited = set(leaves(merged)) - set(leaves(own))
+    used = {*own["datasets"]}
+    assert not {k for k in inherited
+                if k.split(".")[1] in used and ".standin." not in k
+                or k.split(".")[0] != "datasets"}, inherited
