@@ -27,7 +27,8 @@ TABULAR_RECORDS = 1200
 
 
 def snakemake(workdir, *args, configs=CONFIGS):
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", *configs, *args]
+    # Targets before --configfile, which takes every word after it.
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile", *configs]
     env = {**os.environ, "PYTHONPATH": str(workdir / "scripts")}
     return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env)
 

@@ -69,7 +69,8 @@ def source_label(provenance: dict) -> str:
 def run_of(provenance: dict, data: str, arch: str, setting: dict) -> paper.Run:
     """A dataset entry's run as the tables compare it with the paper: the data set it reads, its
     architecture, its records' source (provenance.json) and what it ran (paper.run_setting)."""
-    return paper.Run(data, arch, source_label(provenance) == "real", setting)
+    source = source_label(provenance)
+    return paper.Run(data, arch, source == "real", setting, source)
 
 
 def row(table: str, dataset: str, source: str, label: str, results: list[dict],
