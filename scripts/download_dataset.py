@@ -7,8 +7,8 @@ import logging
 from deepleak import registry
 
 
-def main(data, raw_dir, path):
-    origin = registry.fetch(data, raw_dir, local_path=path)
+def main(data, raw_dir, path, digests=None):
+    origin = registry.fetch(data, raw_dir, local_path=path, digests=digests)
     logging.getLogger("fetch").info("%s raw files: %s", data, origin)
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 from deepleak import artifacts, registry
 
 
-def main(dataset_out, provenance_out, dataset, data, raw_dir, source, subset, seed):
-    arrays, provenance = registry.prepare(data, raw_dir, subset=subset, seed=seed)
+def main(dataset_out, provenance_out, dataset, data, raw_dir, source, subset, seed, digests=None):
+    arrays, provenance = registry.prepare(data, raw_dir, subset=subset, seed=seed, digests=digests)
     standin = Path(raw_dir) / "standin.json"
     if source == "synthetic":
         provenance["standin"] = artifacts.load_json(standin)

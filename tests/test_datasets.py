@@ -361,3 +361,23 @@ def test_fetch_rejects_a_download_with_wrong_digest(location_archive, tmp_path, 
     with pytest.raises(D.DatasetNotFound, match="ChecksumError"):
         registry.fetch("location", dest.parent)
     assert not dest.exists() and os.listdir(dest.parent) == []
+
+
+def test_config_digests_admit_a_generated_archive_and_label_it(tmp_path):
+    # A generated archive in the published layout (tests/archives.py) passes only with the digests
+    # the config gives for it; its provenance then says it is not the published archive.
+    import archives
+
+    tgz = tmp_path / "copy" / "dataset_purchase.tgz"
+    tgz.parent.mkdir()
+    digests = archives.write_shokri("purchase100", tgz, n_records=300)
+    with pytest.raises(registry.ChecksumError):
+        registry.fetch("purchase100", tmp_path / "raw", local_path=tgz, download=False)
+    registry.fetch("purchase100", tmp_path / "raw", local_path=tgz, download=False,
+                   digests=digests)
+    arrays, prov = registry.prepare("purchase100", tmp_path / "raw", digests=digests)
+    assert arrays["X"].shape == (300, 600) and prov["matches_published"] is False
+    bad = {"dataset_purchase.tgz": {"sha256": "0" * 64}}
+    with pytest.raises(registry.ChecksumError):
+        registry.fetch("purchase100", tmp_path / "raw2", local_path=tgz, download=False,
+                       digests=bad)

@@ -272,3 +272,51 @@ def test_fetch_cifar100_names_a_missing_local_path(tmp_path):
         registry.fetch("cifar100", tmp_path / "raw", local_path=tmp_path / "nope")
     with pytest.raises(DatasetNotFound, match="downloading is disabled"):
         registry.fetch("cifar100", tmp_path / "raw", download=False)
+
+
+# A generated archive in the published layout (tests/archives.py), read by torchvision's own
+# CIFAR100 class with the digests the config gives for it (datasets.<d>.digests).
+def test_generated_cifar_archive_reads_through_torchvision_with_the_configs_digests(tmp_path):
+    import archives
+
+    tgz = tmp_path / "cifar-100-python.tar.gz"
+    digests = archives.write_cifar100(tgz, n_train=40, n_test=12, seed=3)
+    raw = tmp_path / "raw"
+    # Against the published digests it is rejected (the real check is unchanged).
+    with pytest.raises(ChecksumError):
+        registry.fetch("cifar100", raw, local_path=tgz, download=False)
+    record = registry.fetch("cifar100", raw, local_path=tgz, download=False, digests=digests)
+    assert set(record) == {"train", "test", "meta"}
+    arrays, prov = registry.prepare("cifar100", raw, digests=digests)
+    assert arrays["X"].shape == (52, 3, 32, 32) and arrays["X"].dtype == np.uint8
+    assert arrays["official_train"].sum() == 40 and arrays["y"].max() < 100
+    assert prov["matches_published"] is False
+    # The same files fail the published md5s (torchvision's own class), and a tampered copy the
+    # config's.
+    with pytest.raises(DatasetNotFound):
+        registry.prepare("cifar100", raw)
+    with open(raw / "cifar-100-python/test", "ab") as f:
+        f.write(b"x")
+    with pytest.raises(DatasetNotFound):
+        registry.prepare("cifar100", raw, digests=digests)
+
+
+def test_generated_cifar_archive_reads_as_the_published_pickles(tmp_path):
+    # The published files are Python 2 pickles: keys read as b"data" with encoding="bytes".
+    import tarfile
+
+    import archives
+
+    tgz = tmp_path / "cifar-100-python.tar.gz"
+    archives.write_cifar100(tgz, n_train=5, n_test=3)
+    with tarfile.open(tgz) as tar:
+        names = sorted(tar.getnames())
+        assert names == [f"cifar-100-python/{n}" for n in ("meta", "test", "train")]
+        entry = pickle.loads(tar.extractfile("cifar-100-python/train").read(), encoding="bytes")
+    assert {b"data", b"fine_labels", b"coarse_labels", b"filenames", b"batch_label"} == set(entry)
+    assert entry[b"data"].shape == (5, 3072) and entry[b"data"].dtype == np.uint8
+
+
+def test_digests_override_must_name_every_raw_file():
+    with pytest.raises(ValueError, match="missing"):
+        registry.with_digests("cifar100", {"cifar-100-python/train": {"md5": "0" * 32}})

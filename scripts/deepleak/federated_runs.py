@@ -100,6 +100,15 @@ def party_sweep(federated: dict, dataset: str) -> list[int]:
     return list(federated["party_sweep"]) if dataset in federated["sweep_datasets"] else []
 
 
+def overlapping(federated: dict, dataset: str) -> bool:
+    """Whether ``dataset``'s parties draw from a common pool (config
+    ``federated.per_dataset.<d>.overlapping``, by default ``federated.overlapping``): Table XI's
+    CIFAR100 parties (30,000 each of 50,000 training images) cannot be disjoint, while "for all the
+    other experiments, the participants use non-overlapping datasets" (§III-D)."""
+    own = federated["per_dataset"][dataset].get("overlapping")
+    return bool(federated["overlapping"] if own is None else own)
+
+
 def table12_epoch_sets(federated: dict, dataset: str) -> list[list[int]]:
     """Table XII's epoch sets for ``dataset``: the paper's first three (CIFAR100, 300 rounds) scaled
     to the dataset's rounds, then Table X's observed epochs, which the paper's fourth set is (85.1 %

@@ -70,7 +70,8 @@ class Table:
         if not values or values.get(row.name) is None:
             return None
         if not run.real:
-            return "stand-in data"
+            return ("stand-in data" if run.source == "stand-in"
+                    else f"not the published data ({run.source})")
         own = f"{run.data}/{run.arch}"
         if self.reference is not None and own != self.reference:
             return f"the paper's value is {MODEL_NAMES[self.reference]}'s"
@@ -93,8 +94,9 @@ class Run:
     """One dataset entry of a profile, as a table compares it with the paper."""
     data: str  # the data set its records are (cifar100 for the entry cifar100_alexnet)
     arch: str  # its model's architecture (config model.arch)
-    real: bool  # the real records, not a generated stand-in
+    real: bool  # the published records, not a generated stand-in or an unpublished copy
     setting: dict  # what it ran of SETTINGS' keys (run_setting)
+    source: str = "stand-in"  # what the records are where not real (deepleak.tables.source_label)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -188,9 +190,12 @@ def run_setting(config: dict, scenario: str, dataset: str) -> dict:
     if scenario == "finetune":
         return {**config["finetune"]["sizes"][dataset],
                 "d_fraction": config["finetune"]["d_fraction"]}
+    from deepleak import federated_runs  # imports this module: not at the top
+
     fed, own = config["federated"], config["federated"]["per_dataset"][dataset]
     return {**own["sizes"], "parties": fed["parties"], "rounds": own["rounds"],
-            "observed_epochs": list(own["observed_epochs"]), "overlapping": fed["overlapping"]}
+            "observed_epochs": list(own["observed_epochs"]),
+            "overlapping": federated_runs.overlapping(fed, dataset)}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -15,14 +15,14 @@ format's functions are imported only when they run.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 __all__ = [
     "Dataset", "TabularLayout", "ImageLayout", "Format", "DATASETS", "FORMATS",
     "FASHION_MNIST_DEBIAN_DIR",
     "ChecksumError", "DatasetNotFound", "DatasetFormatError",
-    "get", "raw_files", "fetch", "prepare", "generate_standin",
+    "get", "with_digests", "raw_files", "fetch", "prepare", "generate_standin",
 ]
 
 
@@ -198,20 +198,47 @@ def raw_files(name: str, raw_dir: str) -> list[str]:
     return [f"{raw_dir}/{f}" for f in get(name).files]
 
 
-def fetch(name: str, raw_dir, *, local_path=None, download: bool = True) -> dict:
+def with_digests(name: str, digests: dict | None) -> Dataset:
+    """``name``'s entry, verified against ``digests`` instead of the published ones where the
+    config gives them (``datasets.<d>.digests``: a copy that is not the published file, such as a
+    test's generated archive, per raw file as ``Dataset.digests``). Every raw file must be named:
+    a partial override would leave a file unchecked. Without ``digests`` the published digests
+    hold, unchanged."""
+    entry = get(name)
+    if not digests:
+        return entry
+    missing = sorted(set(entry.digests) - set(digests))
+    stray = sorted(set(digests) - set(entry.files))
+    if missing or stray:
+        raise ValueError(
+            f"datasets.<dataset>.digests must give a digest for each raw file of {name} "
+            f"({list(entry.files)}), like the registry's; missing {missing}, unknown {stray}")
+    return replace(entry, digests={f: dict(d) for f, d in digests.items()})
+
+
+def fetch(name: str, raw_dir, *, local_path=None, download: bool = True,
+          digests: dict | None = None) -> dict:
     """Put the verified raw files of ``name`` under ``raw_dir`` and say where each came from.
     Raises ``DatasetNotFound`` / ``ChecksumError`` with what to do; never falls back to a
-    stand-in."""
-    entry = get(name)
+    stand-in. ``digests``: the config's own digests (:func:`with_digests`)."""
+    entry = with_digests(name, digests)
     return _resolve(FORMATS[entry.format].fetch)(entry, Path(raw_dir), local_path=local_path,
                                                  download=download)
 
 
-def prepare(name: str, raw_dir, *, subset=None, seed: int = 0) -> tuple[dict, dict]:
+def prepare(name: str, raw_dir, *, subset=None, seed: int = 0,
+            digests: dict | None = None) -> tuple[dict, dict]:
     """The canonical arrays of ``name`` (``X``, ``y`` 0-based, and ``official_train`` for image
-    data) read from the raw files under ``raw_dir``, and their provenance record."""
-    entry = get(name)
-    return _resolve(FORMATS[entry.format].prepare)(entry, Path(raw_dir), subset=subset, seed=seed)
+    data) read from the raw files under ``raw_dir``, and their provenance record. With the
+    config's own ``digests`` (:func:`with_digests`) that differ from the published ones, the
+    provenance says the files are not the published ones (``matches_published``: False), and the
+    tables treat the run as not the paper's data."""
+    entry = with_digests(name, digests)
+    arrays, provenance = _resolve(FORMATS[entry.format].prepare)(entry, Path(raw_dir),
+                                                                 subset=subset, seed=seed)
+    if entry.digests != get(name).digests:
+        provenance.update(matches_published=False, digests_from="config datasets.<d>.digests")
+    return arrays, provenance
 
 
 def generate_standin(name: str, raw_dir, *, n_records: int, seed: int, **params) -> dict:

@@ -60,13 +60,18 @@ def ci_note(n_replicates: int) -> str:
 
 
 def source_label(provenance: dict) -> str:
-    return "stand-in" if provenance["source"] == "synthetic" else "real"
+    """"stand-in" (generated), "unpublished copy" (real source, but verified against the config's
+    own digests, not the published ones) or "real"."""
+    if provenance["source"] == "synthetic":
+        return "stand-in"
+    return "real" if provenance.get("matches_published", True) else "unpublished copy"
 
 
 def run_of(provenance: dict, data: str, arch: str, setting: dict) -> paper.Run:
     """A dataset entry's run as the tables compare it with the paper: the data set it reads, its
     architecture, its records' source (provenance.json) and what it ran (paper.run_setting)."""
-    return paper.Run(data, arch, source_label(provenance) == "real", setting)
+    source = source_label(provenance)
+    return paper.Run(data, arch, source == "real", setting, source)
 
 
 def row(table: str, dataset: str, source: str, label: str, results: list[dict],

@@ -56,6 +56,17 @@ def data_of(dataset):
     return dataset_cfg(dataset)["data"]
 
 
+def data_reader(data):
+    """The first entry (by name) that reads the data set ``data``."""
+    return min(d for d in config["datasets"] if data_of(d) == data)
+
+
+def data_digests(dataset):
+    """The config's own digests of an entry's raw files (datasets.<d>.digests), or None: the
+    published ones (deepleak/registry.py with_digests)."""
+    return dataset_cfg(dataset).get("digests")
+
+
 # --------------------------------------------------------------------------------------------------
 # Config checks the schema cannot express: they run at parse time, before any job starts
 # --------------------------------------------------------------------------------------------------
@@ -94,6 +105,14 @@ def _check_dataset_entries():
         if len(paths) > 1:
             raise ConfigError(f"config: the datasets reading {data} name different paths {paths} "
                               f"(datasets.<name>.path); give one")
+        if len({repr(data_digests(d)) for d in config["datasets"] if data_of(d) == data}) > 1:
+            raise ConfigError(f"config: the datasets reading {data} give different digests "
+                              f"(datasets.<name>.digests); give the same (or none) in each")
+        if data_digests(data_reader(data)):
+            try:
+                registry.with_digests(data, data_digests(data_reader(data)))
+            except ValueError as err:
+                raise ConfigError(f"config: {err}") from err
     _entries_exist("standalone.datasets", STANDALONE_DATASETS)
 
 

@@ -25,6 +25,7 @@ for _data in sorted({data_of(d) for d in config["datasets"] if dataset_cfg(d)["s
             data=_data,
             raw_dir=f"data/raw/{_data}",
             path=_paths[0] if _paths else None,
+            digests=data_digests(data_reader(_data)),
         script:
             "../../scripts/download_dataset.py"
 
@@ -74,6 +75,7 @@ rule prepare_dataset:
         # Image datasets: an optional seeded subset (quick profiles).
         subset=lambda wc: dataset_cfg(wc.dataset)["subset"],
         seed=lambda wc: artifact_seed(wc.dataset, "subset"),
+        digests=lambda wc: data_digests(wc.dataset),
     script:
         "../../scripts/prepare_dataset.py"
 
@@ -142,7 +144,7 @@ rule federated_split:
         parties=FEDERATED["parties"],
         party_sweep=lambda wc: federated_party_sweep(wc.dataset),
         validation_fraction=FEDERATED["validation_fraction"],
-        overlapping=FEDERATED["overlapping"],
+        overlapping=lambda wc: dl_runs.overlapping(FEDERATED, wc.dataset),
         seed=lambda wc: artifact_seed(wc.dataset, "federated", wc.rep, "splits"),
     script:
         "../../scripts/make_federated_splits.py"
