@@ -1,5 +1,6 @@
 """Planted leakage: the paper's attack model finds membership where it exists, and only there."""
 import numpy as np
+import pytest
 import torch
 from deepleak import attack, features, metrics, models, training, variants
 
@@ -56,11 +57,14 @@ def test_multi_observation_model_shapes():
     assert model(inputs).shape == (5,)
 
 
-def test_selection_does_not_favour_the_majority_class_of_an_unbalanced_validation_set(monkeypatch):
+@pytest.mark.parametrize("selection", sorted(attack.SELECTIONS))
+def test_selection_does_not_favour_the_majority_class_of_an_unbalanced_validation_set(monkeypatch,
+                                                                                     selection):
     # Validation 500 members : 100 non-members (the paper's CIFAR-100 ratio, 5,000 : 1,000).
-    # Epoch 1 calls every record a member (accuracy 83 %, balanced accuracy 50 %); epoch 2 is right
-    # on 70 % of each class (accuracy 70 %, balanced accuracy 70 %); epoch 3 calls every record a
-    # non-member. The informative epoch must be kept.
+    # Epoch 1 calls every record a member (accuracy 83 %, balanced accuracy 50 %, balanced MSE 0.41,
+    # AUC 0.5); epoch 2 is right on 70 % of each class (accuracy 70 %, balanced accuracy 70 %,
+    # balanced MSE 0.25, AUC 0.7); epoch 3 calls every record a non-member. Every selection metric
+    # must keep the informative epoch.
     X, y = _data(1200, seed=2)
     net = models.FCNet(20, 10, hidden=(16, 8))
     feats = features.extract(net, X, y, gradient_layers=1)
@@ -75,6 +79,7 @@ def test_selection_does_not_favour_the_majority_class_of_an_unbalanced_validatio
     script = iter([np.full(600, 0.9), informative, np.full(600, 0.1)])
     monkeypatch.setattr(attack, "predict", lambda model, inputs, batch_size=1024: next(script))
     model, _, history = attack.fit_supervised(pick(train), train_member, pick(val), val_member,
-                                              spec, 10, {**HP, "epochs": 3}, seed=0)
+                                              spec, 10, {**HP, "epochs": 3, "selection": selection},
+                                              seed=0)
     assert history[0]["val_acc"] > history[1]["val_acc"]  # plain accuracy would pick epoch 1
     assert model.selected_epoch == 2

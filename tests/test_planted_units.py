@@ -73,8 +73,9 @@ def test_run_supervised_scores_the_planted_members_higher(planted):
     assert t["n_train"] == {"members": 60, "nonmembers": 60}
     assert t["n_validation"] == {"members": 20, "nonmembers": 20}
     assert 1 <= t["selected_epoch"] <= HP["epochs"] and len(t["history"]) == HP["epochs"]
-    best = max(h["val_acc"] for h in t["history"])
-    assert t["history"][t["selected_epoch"] - 1]["val_acc"] == best  # the epoch kept is the best
+    best = min(h["val_balanced_mse"] for h in t["history"])  # the default attack_model.selection
+    kept = t["history"][t["selected_epoch"] - 1]
+    assert kept["val_balanced_mse"] == best  # the epoch kept is the best
     assert [h["epoch"] for h in t["history"]] == list(range(1, HP["epochs"] + 1))
     assert all(np.isfinite(h["train_mse"]) and h["train_mse"] > 0 for h in t["history"])
 

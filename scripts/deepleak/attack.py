@@ -159,29 +159,63 @@ class AttackModel(nn.Module):
         return self.encoder(z).squeeze(1)
 
 
+# How the inputs an FC component reads are scaled after standardisation (config
+# ``attack_model.input_scaling``, whose schema default is the first; see :class:`Standardiser`).
+INPUT_SCALINGS = ("fan_in", "unit")
+
+
+def input_scaling(hp: dict) -> str:
+    """The attack model's input scaling (``attack_model.input_scaling``; a ``hp`` without it, as
+    the tests' small models, gets the schema's default)."""
+    return hp.get("input_scaling", INPUT_SCALINGS[0])
+
+
 @dataclass
 class Standardiser:
     """Per-feature affine scaling fitted on the attack's training records only.
 
-    Activations, logits and losses are standardised per coordinate. The gradient factor ``delta`` is
-    divided by one global scale so that the structure across output units is kept.
+    Activations, logits, losses and conv-gradient channel summaries, which FC components read, are
+    standardised per coordinate. The gradient factors are divided by one global scale each so that
+    the structure across units is kept.
+
+    With ``scaling="fan_in"`` (the default) a standardised vector of width d is also divided by
+    d. Adam moves every weight by about lr per step whatever its gradient's size, so the first
+    layer of a component reading d standardised numbers (each about 1 in size) moves its output by
+    about lr x d per step: the 1,024-wide hidden-layer outputs of the FC models are fitted a
+    thousand times faster than the one-number loss. The attack model then separates its few hundred
+    training records by their idiosyncratic activation patterns (training AUC near 1) before it
+    has learned the loss and the logits, and feeding it every layer's output scores well below
+    feeding it the last layer alone (white-box against black-box outputs, Table VIII). Divided by
+    d, every component's output moves at one speed, about lr x E|x| as one standardised number's
+    (the per-layer learning rate 1 / fan-in that muP gives Adam, Yang et al. 2021, "Tensor
+    Programs V"), so a wide feature is used where it carries membership signal and does not drown
+    the narrow ones where it does not. The label (one-hot: one non-zero number) is read as is.
+    ``"unit"`` keeps unit variance per coordinate. The paper (§III-E) does not say how the attack's
+    inputs are scaled.
     """
 
     stats: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, inputs: dict[str, np.ndarray]) -> "Standardiser":
+    def fit(cls, inputs: dict[str, np.ndarray], scaling: str = INPUT_SCALINGS[0]
+            ) -> "Standardiser":
+        if scaling not in INPUT_SCALINGS:
+            raise ValueError(f"attack_model.input_scaling is {scaling!r}; use one of "
+                             f"{list(INPUT_SCALINGS)}")
         stats = {}
         for key, x in inputs.items():
             if key == "label":
                 continue
             if key.startswith(("delta/", "h_in/", "conv_grad_kernel/")):
+                # Read by the gradient component's 1 x n_out convolution, not by an FC layer: one
+                # global scale keeps the gradient's structure, and its width is not rescaled.
                 scale = np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-12
                 stats[key] = (np.zeros(1, np.float32), np.full(1, scale, np.float32))
             else:
                 flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
+                width = flat.shape[1] if scaling == "fan_in" else 1
                 stats[key] = (flat.mean(0).astype(np.float32),
-                              (flat.std(0) + 1e-6).astype(np.float32))
+                              ((flat.std(0) + 1e-6) * width).astype(np.float32))
         return cls(stats)
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
@@ -240,6 +274,24 @@ def balanced_accuracy(scores: np.ndarray, member: np.ndarray, threshold: float =
     return float((said[member].mean() + (~said[~member]).mean()) / 2)
 
 
+def balanced_mse(scores: np.ndarray, member: np.ndarray) -> float:
+    """Mean over the two classes of the squared error between the score and the membership bit:
+    Eq. (3)'s loss on a balanced set, whatever the members : non-members ratio of the records
+    scored. An attack that calls every record a member with certainty scores 0.5 here."""
+    member = np.asarray(member).astype(bool)
+    err = (np.asarray(scores, dtype=np.float64) - member) ** 2
+    return float((err[member].mean() + err[~member].mean()) / 2)
+
+
+# Validation metrics an attack model's epoch can be selected by (config
+# ``attack_model.selection``; the schema's default is the first), each as "higher is better".
+SELECTIONS = {
+    "balanced_mse": lambda scores, member: -balanced_mse(scores, member),
+    "balanced_accuracy": balanced_accuracy,
+    "auc": lambda scores, member: metrics.evaluate(scores, member, n_bootstrap=0)["auc"],
+}
+
+
 @torch.no_grad()
 def predict(model: AttackModel, inputs: dict[str, torch.Tensor], batch_size: int = 1024):
     """Sigmoid scores Pr[member] for every record."""
@@ -258,18 +310,21 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
                    n_observations: int = 1):
     """Train the attack model as the paper does, selecting the epoch on the validation split.
 
-    Batches are half members, half non-members (paper §III-E); the loss is the MSE of Eq. (3) between
-    the sigmoid score and the membership bit. The paper keeps the epoch with the best *test* accuracy
-    (§III-E); here the epoch with the best validation *balanced* accuracy (mean of TPR and TNR at
-    the 0.5 threshold, :func:`balanced_accuracy`) is kept (ties: the earlier one). Validation sets are
-    unbalanced (Table II at the paper's sizes: CIFAR-100 5,000 : 1,000, Texas100 1,000 : 2,000), and
-    plain accuracy there rewards an epoch that calls every record the majority class; balanced
-    accuracy is what the test metric is, the accuracy on a balanced set at the paper's threshold.
+    Batches are half members, half non-members (paper §III-E); the loss is the MSE of Eq. (3)
+    between the sigmoid score and the membership bit. The paper keeps the epoch with the best
+    *test* accuracy (§III-E); here the epoch with the best validation value of
+    ``hp["selection"]`` (:data:`SELECTIONS`; default: the lowest balanced MSE, :func:`balanced_mse`)
+    is kept (ties: the earlier one). Validation sets are unbalanced (Table II at the paper's sizes:
+    CIFAR-100 5,000 : 1,000, Texas100 1,000 : 2,000), and plain accuracy there rewards an epoch
+    that calls every record the majority class, so every metric weighs the two classes equally.
+    Balanced MSE, the training loss on a balanced set, changes smoothly with every score; a
+    balanced accuracy at 0.5 on a few hundred validation records jumps with the few records near
+    the threshold and often kept an under-trained early epoch.
     Returns (model, standardiser, history rows).
     """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    std = Standardiser.fit(train_inputs)
+    std = Standardiser.fit(train_inputs, input_scaling(hp))
     tr, va = std(train_inputs), std(val_inputs)
     model = AttackModel(features, input_dims(train_inputs), n_classes, hp, n_observations)
     opt = training.make_optimizer(model, {"optimizer": "adam", "lr": hp["lr"]})
@@ -277,7 +332,8 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
     nonmember_idx = torch.as_tensor(np.flatnonzero(train_member == 0))
     half = hp["batch_size"] // 2
     target = torch.cat([torch.ones(half), torch.zeros(half)])
-    best = (-1.0, None, -1)
+    select = SELECTIONS[hp.get("selection", next(iter(SELECTIONS)))]
+    best = (-np.inf, None, -1)
     history = []
     progress = Progress(log, "attack epoch", hp["epochs"])
     for epoch in range(1, hp["epochs"] + 1):
@@ -295,12 +351,13 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
             opt.step()
             total += loss.item()
         val_scores = predict(model, va)
-        val_acc = _accuracy(val_scores, val_member)
-        val_bal = balanced_accuracy(val_scores, val_member)
-        history.append({"epoch": epoch, "train_mse": total / max(n_steps, 1), "val_acc": val_acc,
-                        "val_balanced_acc": val_bal})
-        if val_bal > best[0]:
-            best = (val_bal, copy.deepcopy(model.state_dict()), epoch)
+        history.append({"epoch": epoch, "train_mse": total / max(n_steps, 1),
+                        "val_acc": _accuracy(val_scores, val_member),
+                        "val_balanced_acc": balanced_accuracy(val_scores, val_member),
+                        "val_balanced_mse": balanced_mse(val_scores, val_member)})
+        value = select(val_scores, val_member)
+        if value > best[0]:
+            best = (value, copy.deepcopy(model.state_dict()), epoch)
         progress(epoch, **{k: v for k, v in history[-1].items() if k != "epoch"})
     model.load_state_dict(best[1])
     model.selected_epoch = best[2]
