@@ -279,14 +279,14 @@ def best_threshold(scores: np.ndarray, member: np.ndarray) -> float:
 # --------------------------------------------------------------------------------------------------
 # metrics.json: one shape for every attack (workflow/schemas/metrics.schema.json)
 # --------------------------------------------------------------------------------------------------
-KINDS = ("supervised", "threshold", "unsupervised", "pooled")
+KINDS = ("supervised", "threshold", "unsupervised", "pooled", "calibrated")
 
 
 def record(kind: str, description: str, results: dict[str, dict], *, features: dict | None = None,
            training: dict | None = None, **details) -> dict:
     """One attack's entry in a metrics.json: what it is (``kind``: the supervised attack model of
-    §III-E, a threshold baseline, the unsupervised attack, or supervised attacks pooled over
-    parties), what it read, how it was trained, and its metrics (:func:`evaluate`) on each test set
+    §III-E, a threshold baseline, the unsupervised attack, supervised attacks pooled over
+    parties, or a calibrated attack from reference models: deepleak/calibration.py), what it read, how it was trained, and its metrics (:func:`evaluate`) on each test set
     by name (``"test"``; ``"targets"`` for the active federated attacks' target records)."""
     if kind not in KINDS:
         raise ValueError(f"unknown attack kind {kind!r}; known: {KINDS}")
