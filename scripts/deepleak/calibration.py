@@ -380,7 +380,7 @@ def run_attacks(target: dict[str, np.ndarray], references: dict[str, np.ndarray]
 # The decision threshold behind each attack's accuracy column: a log-likelihood ratio of 0 (equal
 # likelihood), a z-score of 0 (the OUT mean), RMIA's x dominating half of the population.
 def threshold(name: str) -> float:
-    return 0.5 if name.startswith("rmia") else 0.0
+    return 0.0 if name.startswith(("lira", "wb_lira")) else 0.5
 
 
 # --------------------------------------------------------------------------------------------------
@@ -404,3 +404,51 @@ def rank(scores: np.ndarray) -> np.ndarray:
     scores = np.asarray(scores, dtype=np.float64)
     order = np.sort(scores)[::-1]
     return np.searchsorted(-order, -scores, side="left") + 1
+
+
+# --------------------------------------------------------------------------------------------------
+# Did the white-box signals help? Paired differences at low FPR
+# --------------------------------------------------------------------------------------------------
+def whitebox_comparisons(last_layer: str) -> list[tuple[str, str]]:
+    """(white-box, black-box) pairs of attacks whose difference answers the question of §I of the
+    paper (do the parameters leak more than the outputs?) once both sides are calibrated, and, for
+    reference, the paper's own uncalibrated answer (Table VIII)."""
+    return [("wb_lira_vector", "lira_online"), (f"wb_lira_grad_norm_{last_layer}", "lira_online"),
+            ("wb_lira_loss", "lira_online"), ("wb_lira_vector_offline", "lira_offline"),
+            ("gradients_1", "black_box")]
+
+
+def verdict(ci) -> str:
+    """helped / hurt / no detectable difference, from the CI of (white-box - black-box)."""
+    if ci is None or any(v is None or math.isnan(v) for v in ci):
+        return "not measurable"
+    lo, hi = ci
+    return "helped" if lo > 0 else "hurt" if hi < 0 else "no detectable difference"
+
+
+def compare(pairs: list[tuple[str, str]], replicates: list[dict[str, np.ndarray]],
+            members: list[np.ndarray], *, n_bootstrap: int, seed: int, confidence: float,
+            fprs: tuple[float, ...]) -> list[dict]:
+    """The difference (a - b) in AUC and in TPR at each of ``fprs`` of each pair, each side's scores
+    on the same records (``replicates[r][name]``, ``members[r]``): a paired bootstrap with one
+    replicate (deepleak.metrics.paired_difference), else the t-interval over replicates of the
+    per-replicate differences (deepleak.metrics.replicate_difference)."""
+    from deepleak import metrics
+
+    out = []
+    for a, b in pairs:
+        per_rep = [metrics.paired_difference(s[a], s[b], m, n_bootstrap=n_bootstrap, seed=seed,
+                                             confidence=confidence, fprs=fprs,
+                                             threshold_a=threshold(a), threshold_b=threshold(b))
+                   for s, m in zip(replicates, members, strict=True)]
+        row = {"a": a, "b": b, "method": per_rep[0]["method"], "replicates": len(per_rep)}
+        for key in ("auc", *map(metrics.tpr_key, fprs)):
+            values = [d[key] for d in per_rep]
+            if len(per_rep) == 1 or None in values:
+                row[key], row[f"{key}_ci"] = values[0], per_rep[0].get(f"{key}_ci")
+            else:
+                d = metrics.replicate_difference(values, [0.0] * len(values), confidence)
+                row[key], row[f"{key}_ci"], row["method"] = d["difference"], d["ci"], d["method"]
+            row[f"{key}_verdict"] = verdict(row[f"{key}_ci"])
+        out.append(row)
+    return out

@@ -246,11 +246,14 @@ rule make_table_calibrated:
         provenance=provenance(CALIBRATED_DATASETS),
         risk=expand("results/{dataset}/standalone/{rep}/risk/summary.json",
                     dataset=CALIBRATED_DATASETS, rep=REPLICATES),
+        scores=[f"results/{d}/standalone/{r}/attacks/{a}/scores.npz" for d in CALIBRATED_DATASETS
+                for r in REPLICATES for a in ["calibrated", *CALIBRATED_PAPER_ATTACKS]],
     output:
         csv=report("results/tables/table_calibrated.csv", caption="../report/table_calibrated.rst",
                    category="Tables", subcategory="Beyond the paper",
                    labels={"table": "table_calibrated"}),
         md="results/tables/table_calibrated.md",
+        whitebox="results/tables/table_calibrated_whitebox.csv",
     log:
         "logs/tables/table_calibrated.log",
     benchmark:
@@ -264,7 +267,10 @@ rule make_table_calibrated:
         replicates=REPLICATES,
         settings={d: paper.run_setting(config, "standalone", d) for d in CALIBRATED_DATASETS},
         references=CALIBRATED["references"],
+        paper_attacks=CALIBRATED_PAPER_ATTACKS,
+        n_bootstrap=config["metrics"]["n_bootstrap"],
         confidence=config["metrics"]["confidence"],
+        seed=artifact_seed("table_calibrated"),
     script:
         "../../scripts/make_table_calibrated.py"
 
