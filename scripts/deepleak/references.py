@@ -4,7 +4,8 @@ each then summarised by its per-record statistics (the models themselves are not
 
 The FC and small-CNN models train together as batched models (deepleak/batched.py: K models as
 one, stacked state under torch.vmap), at most ``per_batch`` at a time to bound memory; the others
-(and any model when ``batched`` is off) one after the other with ``training.fit``. Both give model k
+(and any model when ``batched`` is off) one after the other as ``training.fit`` trains the target
+(without its per-epoch evaluation). Both give model k
 the initial weights ``models.build_model(..., seed=seeds[k])`` and the batch order of
 ``Generator().manual_seed(seeds[k])``, so a batched model equals the one trained alone up to float
 summation order (tests/test_calibration.py).
@@ -51,12 +52,27 @@ def train_batched(model_cfg: dict, in_features, n_classes: int, Xs, ys, train: d
 
 def train_one(model_cfg: dict, in_features, n_classes: int, X, y, train: dict, seed: int,
               device: str = "cpu"):
-    """One model, as ``training.fit`` trains the target (no test set is tracked)."""
+    """One model alone: ``training.fit``'s epochs (its optimizer, learning-rate milestones,
+    augmentation and the batch order of ``Generator().manual_seed(seed)``) without its per-epoch
+    evaluation, which a reference model does not need (nor does ``batched.fit`` make it)."""
+    import torch
+
     from deepleak import models, training
 
-    net = models.build_model(model_cfg, in_features, n_classes, seed=seed)
-    net, _ = training.fit(net, X, y, X[:1], y[:1], train=train, seed=seed, device=device)
-    return net
+    dev = training.resolve_device(device)
+    net = models.build_model(model_cfg, in_features, n_classes, seed=seed).to(dev)
+    generator = training.seed_everything(seed)
+    Xt, yt = _as_tensors(X, y, dev)
+    opt = training.make_optimizer(net, train)
+    scheduler = (torch.optim.lr_scheduler.MultiStepLR(opt, train["lr_milestones"],
+                                                      gamma=train.get("lr_gamma", 0.1))
+                 if train.get("lr_milestones") else None)
+    augment = training.augmentation(train.get("augment", "none"))
+    for _ in range(train["epochs"]):
+        training.train_epoch(net, opt, Xt, yt, train["batch_size"], generator, augment)
+        if scheduler is not None:
+            scheduler.step()
+    return net.eval()
 
 
 def statistics(model_cfg: dict, in_features, n_classes: int, X, y, mask: np.ndarray,
@@ -75,7 +91,7 @@ def statistics(model_cfg: dict, in_features, n_classes: int, X, y, mask: np.ndar
     feature_opts = {k: v for k, v in (batching or {}).items() if k in ("batch_size", "chunk_size")}
     stats: dict[str, list[np.ndarray]] = {}
     summary = {"batched": use_batched, "models": n_models, "train_seconds": 0.0,
-               "out_accuracy": [], "train_loss": []}
+               "train_cpu_seconds": 0.0, "out_accuracy": [], "train_loss": []}
 
     def observe(net, k):
         s = calibration.model_statistics(net, X[records], y[records], device=device,
@@ -90,13 +106,14 @@ def statistics(model_cfg: dict, in_features, n_classes: int, X, y, mask: np.ndar
 
     for start in range(0, n_models, per_batch if use_batched else 1):
         ks = list(range(start, min(n_models, start + (per_batch if use_batched else 1))))
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         if use_batched:
             net, stack, losses = train_batched(model_cfg, in_features, n_classes,
                                                [X[pool[mask[k]]] for k in ks],
                                                [y[pool[mask[k]]] for k in ks], train,
                                                [seeds[k] for k in ks], device)
             summary["train_seconds"] += time.perf_counter() - began
+            summary["train_cpu_seconds"] += time.process_time() - began_cpu
             summary["train_loss"] += losses[-1].tolist() if len(losses) else [None] * len(ks)
             for i, k in enumerate(ks):
                 observe(stack.load_into(i, net), k)
@@ -105,6 +122,7 @@ def statistics(model_cfg: dict, in_features, n_classes: int, X, y, mask: np.ndar
             net = train_one(model_cfg, in_features, n_classes, X[pool[mask[k]]],
                             y[pool[mask[k]]], train, seeds[k], device)
             summary["train_seconds"] += time.perf_counter() - began
+            summary["train_cpu_seconds"] += time.process_time() - began_cpu
             summary["train_loss"].append(None)
             observe(net, k)
         log.info("reference models %d-%d of %d trained (%s), %.1f s so far", ks[0], ks[-1],
