@@ -5,7 +5,6 @@ from collections import defaultdict
 
 import numpy as np
 import pandas as pd
-
 from deepleak import artifacts, calibration, files, metrics, paper, tables
 
 
@@ -42,7 +41,7 @@ def main(metrics_paths, target_paths, provenance_paths, risk_paths, scores_paths
                   headers, csv_out, md_out)
     # The per-record risk of each target (rule record_risk), under the table.
     keys = [(d, r) for d in datasets for r in replicates]
-    lines = ["", "# Per-record risk (attack-test records; results/<dataset>/standalone/<rep>/risk/)"]
+    lines = ["", "# Per-record risk (the attack-test records; see risk/records.csv)"]
     for (dataset, rep), path in zip(keys, risk_paths, strict=True):
         risk = artifacts.load_json(path)
         any_ = risk["exposed_by_any"]["fraction_of_members"]

@@ -19,7 +19,7 @@ def main(dataset_path, mask_path, model_path, meta_path, statistics_out, *, batc
 
 
 if __name__ == "__main__":
-    import torch
+    import torch  # noqa: F401 - before setup, which gives torch the job's threads
     from _common import setup
 
     setup(snakemake)

@@ -35,10 +35,10 @@ Attacks (``lira``, ``rmia_offline``); every score is higher for "more likely a m
   Stouffer sum of its coordinates' signed z-scores over sqrt(d).
 - RMIA offline (Zarifzadeh et al. §3): the pairwise likelihood ratio LR(x, z) = [Pr(x | theta) /
   Pr(x)] / [Pr(z | theta) / Pr(z)] against population records z that no model trained on, Pr(.)
-  the reference models' average of the true-class probability, and the score Pr_z[LR(x, z) >= gamma],
-  the fraction of z that x dominates. Offline (OUT references only), Pr(x) is approximated from the
-  OUT average as ((1 + a) Pr_OUT(x) + (1 - a)) / 2, the paper's linear approximation of the IN
-  models' average with its parameter a.
+  the reference models' average of the true-class probability, and the score
+  Pr_z[LR(x, z) >= gamma], the fraction of z that x dominates. Offline (OUT references only),
+  Pr(x) is approximated from the OUT average as ((1 + a) Pr_OUT(x) + (1 - a)) / 2, the paper's
+  linear approximation of the IN models' average with its parameter a.
 
 numpy only: nothing here imports torch at module level, nor knows about Snakemake.
 """

@@ -545,9 +545,9 @@ CLAIMS = (
 # Beyond the paper: calibrated attacks (LiRA, RMIA and white-box LiRA; deepleak/calibration.py)
 # --------------------------------------------------------------------------------------------------
 CALIBRATED_NOTES = (
-    "Not in the paper. Calibrated attacks compare the target's statistic of each attack-test record "
-    "with the same statistic of reference models trained with (IN) and without (OUT) it: LiRA "
-    "(Carlini et al. 2022), RMIA (Zarifzadeh et al. 2024) and LiRA on the paper's white-box "
+    "Not in the paper. Calibrated attacks compare the target's statistic of each attack-test "
+    "record with the same statistic of reference models trained with (IN) and without (OUT) it: "
+    "LiRA (Carlini et al. 2022), RMIA (Zarifzadeh et al. 2024) and LiRA on the paper's white-box "
     "signals (the loss, per-layer gradient norms and their vector). {references}",
     "Same attack-test records as the paper's attacks (Table VIII's black-box and white-box "
     "(gradients) rows, here for comparison) and the loss threshold. What matters is the TPR at "

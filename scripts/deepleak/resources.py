@@ -879,7 +879,8 @@ def _calibrated_records(config, dataset):
     """The records each reference model (and the target) is summarised on: the attack-test records
     and RMIA's population."""
     s = _standalone(config, dataset)
-    return s["attack_test_members"] + s["attack_test_nonmembers"] + config["calibrated"]["population"]
+    test = s["attack_test_members"] + s["attack_test_nonmembers"]
+    return test + config["calibrated"]["population"]
 
 
 def _train_references(config, dataset):
