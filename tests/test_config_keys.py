@@ -29,7 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
 TOP = ("seed", "device", "threads", "replicates", "datasets", "standalone", "attack_model",
-       "metrics", "finetune", "shadow_attack", "unsupervised", "federated")
+       "metrics", "finetune", "shadow_attack", "unsupervised", "federated", "calibrated")
 
 SEGMENT = r"(?:[A-Za-z_]\w*|<[^<>\s]+>|\{+[^{}\s]*\}+|\*)"
 PATH = rf"[A-Za-z_]\w*(?:\.{SEGMENT})+"

@@ -134,3 +134,24 @@ def test_claims_table_is_produced_and_reruns_alone(runs):
     dry = snakemake(first, "-n", "claims")
     assert dry.returncode == 0 and "make_claims" in dry.stdout
     assert not any(rule in dry.stdout for rule in ("make_standalone_table", "train_model"))
+
+
+def test_calibrated_targets_are_produced(runs):
+    # The calibrated attacks (LiRA, RMIA, white-box LiRA) on config/test.yaml's 4 reference models:
+    # the table, the white-box comparison, the ROC figure, the per-record risk, the mask artifact.
+    import numpy as np
+
+    first = runs[0]
+    md = (first / "results/tables/table_calibrated.md").read_text()
+    assert "LiRA online" in md and "RMIA offline" in md and "White-box LiRA" in md
+    assert "Did the white-box signals help?" in md and "most exposed records" in md
+    assert (first / "results/tables/table_calibrated_whitebox.csv").stat().st_size > 0
+    for ext in ("png", "pdf"):
+        assert (first / f"figures/calibrated_roc/purchase100/r0.{ext}").stat().st_size > 0
+    run = first / "results/purchase100/standalone/r0"
+    assert (run / "risk/records.csv").stat().st_size > 0
+    with np.load(run / "calibration/mask.npz") as drawn:
+        assert (drawn["mask"].sum(0) == 2).all()  # every pool record IN for half of the 4
+    with np.load(run / "calibration/references.npz") as refs:
+        assert refs["logit_confidence"].shape[0] == 4 and not any(
+            name.endswith((".weight", ".bias")) for name in refs.files)  # statistics, no models

@@ -176,7 +176,8 @@ def _point(scores, member, threshold) -> dict[str, float]:
 
 def paired_difference(scores_a: np.ndarray, scores_b: np.ndarray, member: np.ndarray, *,
                       threshold_a: float = 0.5, threshold_b: float = 0.5, n_bootstrap: int = 1000,
-                      seed: int = 0, confidence: float = 0.95) -> dict:
+                      seed: int = 0, confidence: float = 0.95, fprs: tuple[float, ...] = ()
+                      ) -> dict:
     """Accuracy and AUC of attack a minus those of attack b, both scored on the same test records
     (``scores_a[i]``, ``scores_b[i]`` and ``member[i]`` are one record; :func:`align`), with
     paired-bootstrap CIs: each resample draws one set of records (members and non-members
@@ -184,7 +185,9 @@ def paired_difference(scores_a: np.ndarray, scores_b: np.ndarray, member: np.nda
     cancels in the difference.
 
     Returns {"method", "n_members", "n_nonmembers", "n_bootstrap", "accuracy", "auc" (a - b, in
-    [-1, 1]), "accuracy_ci", "auc_ci"}."""
+    [-1, 1]), "accuracy_ci", "auc_ci"}; with ``fprs``, also the TPR at each of those FPRs
+    (:func:`tpr_key`, a - b, and its CI; None where the test set has fewer than
+    :func:`min_nonmembers` non-members), from the same resamples."""
     if not len(scores_a) == len(scores_b) == len(member):
         raise ValueError("a paired comparison needs both attacks' scores on the same records")
     a_m, a_n, member = _split(scores_a, member)
@@ -193,11 +196,16 @@ def paired_difference(scores_a: np.ndarray, scores_b: np.ndarray, member: np.nda
     out = {"method": "paired bootstrap", "n_members": len(a_m), "n_nonmembers": len(a_n),
            "n_bootstrap": n_bootstrap}
     out.update({name: float(a[name] - b[name]) for name in DIFFERENCE_METRICS})
+    usable = tuple(p for p in fprs if len(a_n) >= min_nonmembers(p))
+    for p in fprs:
+        out[tpr_key(p)] = out[f"{tpr_key(p)}_ci"] = None
+        if p in usable:
+            out[tpr_key(p)] = float(tpr_at_fpr(a_m, a_n, p)[0][0] - tpr_at_fpr(b_m, b_n, p)[0][0])
     if n_bootstrap:
         va, vb = _bootstrap([(a_m, a_n, threshold_a), (b_m, b_n, threshold_b)], n_bootstrap,
-                            np.random.default_rng(seed))
+                            np.random.default_rng(seed), usable)
         out.update({f"{name}_ci": _interval(va[name] - vb[name], confidence)
-                    for name in DIFFERENCE_METRICS})
+                    for name in (*DIFFERENCE_METRICS, *map(tpr_key, usable))})
     return out
 
 
@@ -279,14 +287,14 @@ def best_threshold(scores: np.ndarray, member: np.ndarray) -> float:
 # --------------------------------------------------------------------------------------------------
 # metrics.json: one shape for every attack (workflow/schemas/metrics.schema.json)
 # --------------------------------------------------------------------------------------------------
-KINDS = ("supervised", "threshold", "unsupervised", "pooled")
+KINDS = ("supervised", "threshold", "unsupervised", "pooled", "calibrated")
 
 
 def record(kind: str, description: str, results: dict[str, dict], *, features: dict | None = None,
            training: dict | None = None, **details) -> dict:
     """One attack's entry in a metrics.json: what it is (``kind``: the supervised attack model of
-    §III-E, a threshold baseline, the unsupervised attack, or supervised attacks pooled over
-    parties), what it read, how it was trained, and its metrics (:func:`evaluate`) on each test set
+    §III-E, a threshold baseline, the unsupervised attack, supervised attacks pooled over
+    parties, or a calibrated attack from reference models: deepleak/calibration.py), what it read, how it was trained, and its metrics (:func:`evaluate`) on each test set
     by name (``"test"``; ``"targets"`` for the active federated attacks' target records)."""
     if kind not in KINDS:
         raise ValueError(f"unknown attack kind {kind!r}; known: {KINDS}")

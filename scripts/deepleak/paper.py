@@ -544,3 +544,34 @@ CLAIMS = (
           "The more parties, the less membership information the passive local attacker infers "
           "(Table XIII)", "table13", chain="decreasing"),
 )
+
+
+# --------------------------------------------------------------------------------------------------
+# Beyond the paper: calibrated attacks (LiRA, RMIA and white-box LiRA; deepleak/calibration.py)
+# --------------------------------------------------------------------------------------------------
+CALIBRATED_NOTES = (
+    "Not in the paper. Calibrated attacks compare the target's statistic of each attack-test "
+    "record with the same statistic of reference models trained with (IN) and without (OUT) it: "
+    "LiRA (Carlini et al. 2022), RMIA (Zarifzadeh et al. 2024) and LiRA on the paper's white-box "
+    "signals (the loss, per-layer gradient norms and their vector). {references}",
+    "Same attack-test records as the paper's attacks (Table VIII's black-box and white-box "
+    "(gradients) rows, here for comparison) and the loss threshold. What matters is the TPR at "
+    "low FPR (Carlini et al. 2022); accuracy is at a fixed threshold: log-likelihood ratio 0 "
+    "(LiRA online), z-score 0 (offline), a record dominating half of the population (RMIA), "
+    "0.5 (the paper's attacks).",
+    "{ci}",
+    STANDALONE_NOTES[-1],
+)
+
+
+def calibrated_table(attacks: list[str], descriptions: dict[str, str]) -> Table:
+    """The calibrated attacks' table (``table_calibrated``): one row per calibrated attack (its
+    name and description as deepleak/calibration.py gives them: the white-box rows depend on the
+    model's layers), then Table VIII's black-box and white-box (gradients) attacks; the loss
+    threshold follows as every stand-alone table's baseline."""
+    rows = tuple(Row(a, descriptions[a], a) for a in attacks)
+    rows += (Row("black_box", f"Paper: {TABLE8.row('black_box').label} (Table VIII)", "black_box"),
+             Row(WHITE_BOX, f"Paper: {TABLE8.row(WHITE_BOX).label} (Table VIII)", WHITE_BOX))
+    return Table("table_calibrated", "Calibrated attacks (LiRA, RMIA) on the paper's black-box "
+                 "and white-box signals, beside the paper's attacks", rows,
+                 notes=CALIBRATED_NOTES)

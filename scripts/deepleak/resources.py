@@ -874,6 +874,55 @@ def _federated_attack(config, dataset, run_name):
     return attack_estimate(config, runs, files)
 
 
+# ---- Calibrated attacks (LiRA, RMIA; deepleak/calibration.py, deepleak/references.py) ----------
+def _calibrated_records(config, dataset):
+    """The records each reference model (and the target) is summarised on: the attack-test records
+    and RMIA's population."""
+    s = _standalone(config, dataset)
+    test = s["attack_test_members"] + s["attack_test_nonmembers"]
+    return test + config["calibrated"]["population"]
+
+
+def _train_references(config, dataset):
+    """N models trained as the target is (``training.fit``'s passes without its per-epoch
+    evaluation; batched or not, the same arithmetic: deepleak/batched.py), then each one's
+    statistics on the calibrated records (a feature pass over every layer)."""
+    cal, s = config["calibrated"], _standalone(config, dataset)
+    n, train = cal["references"], config["datasets"][dataset]["train"]
+    one = train_estimate(config, dataset, s["target_train"], 0, train)
+    net, arch = _net(config, dataset), _arch(config, dataset)
+    stats = features_estimate(config, dataset, _calibrated_records(config, dataset),
+                              len(net.layers))
+    work = {"start:torch": 1,
+            f"macs:train:{arch}": n * TRAIN_PASSES * train["epochs"] * s["target_train"] * net.macs,
+            "steps:train": one.work["steps:train"] * n,
+            f"macs:features:{arch}": n * stats.work[f"macs:features:{arch}"]}
+    together = min(n, cal["per_batch"]) if cal["batched"] else 1
+    extra = _mb(together * 16 * net.params)
+    return Estimate(work=work, mem_mb=max(one.mem_mb, stats.mem_mb) + extra, gpu=one.gpu,
+                    device_mem_mb=one.device_mem_mb + extra if one.gpu else 0.0,
+                    cpu_mem=max(one.cpu_mem_mb, stats.cpu_mem_mb) + extra)
+
+
+def _calibrated(config, rule, dataset):
+    if rule == "reference_mask":
+        return _light(config, [dataset])
+    if rule == "train_references":
+        return _train_references(config, dataset)
+    if rule == "target_statistics":
+        return features_estimate(config, dataset, _calibrated_records(config, dataset),
+                                 len(_net(config, dataset).layers))
+    # calibrated_attacks, record_risk: numpy on [N, records] statistics, small.
+    n = config["calibrated"]["references"] + 1
+    return _light(config, [dataset] if rule == "record_risk" else [],
+                  read_bytes=8 * 8 * n * _calibrated_records(config, dataset))
+
+
+CALIBRATED_RULES = ("reference_mask", "train_references", "target_statistics",
+                    "calibrated_attacks", "record_risk")
+# ---- end of the calibrated attacks' block --------------------------------------------------------
+
+
 def _prepare_dataset(config, dataset):
     """Reading the raw files into dataset.npz: a real archive's 0/1 text (two bytes a value) is
     parsed at ``parse_bytes_per_s``; images and stand-ins are read as they are."""
@@ -939,6 +988,8 @@ def estimate(config: dict, rule: str, wildcards: dict[str, str]) -> Estimate:
         return _federated_attack(config, d, wildcards["run"])
     if rule == "prepare_dataset":
         return _prepare_dataset(config, d)
+    if rule in CALIBRATED_RULES:
+        return _calibrated(config, rule, d)
     if rule in ("make_splits", "finetune_splits", "federated_split"):
         return _light(config, [d])
     if rule.startswith("generate_standin_"):

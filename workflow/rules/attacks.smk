@@ -181,3 +181,64 @@ rule federated_attack:
         seed=lambda wc: artifact_seed(wc.dataset, "federated", wc.rep, "attack", wc.run),
     script:
         "../../scripts/run_federated_attack.py"
+
+
+# ---- Calibrated attacks (LiRA, RMIA, white-box LiRA; deepleak/calibration.py) ---------------------
+# Every calibrated attack on the stand-alone attack-test records, in one metrics.json of the shape
+# every attack writes (kind "calibrated").
+rule calibrated_attacks:
+    input:
+        mask="results/{dataset}/standalone/{rep}/calibration/mask.npz",
+        target="results/{dataset}/standalone/{rep}/calibration/target.npz",
+        references="results/{dataset}/standalone/{rep}/calibration/references.npz",
+        summary="results/{dataset}/standalone/{rep}/calibration/references.json",
+    output:
+        scores="results/{dataset}/standalone/{rep}/attacks/calibrated/scores.npz",
+        metrics="results/{dataset}/standalone/{rep}/attacks/calibrated/metrics.json",
+    log:
+        "logs/{dataset}/standalone/{rep}/calibrated_attacks.log",
+    benchmark:
+        "benchmarks/{dataset}/standalone/{rep}/calibrated_attacks.tsv"
+    threads: 1
+    resources:
+        **job_resources("calibrated_attacks"),
+    params:
+        global_variance=CALIBRATED["global_variance"],
+        a=CALIBRATED["rmia"]["a"],
+        gamma=CALIBRATED["rmia"]["gamma"],
+        metrics_cfg=config["metrics"],
+        seed=lambda wc: artifact_seed(wc.dataset, "standalone", wc.rep, "calibrated"),
+    script:
+        "../../scripts/run_calibrated_attacks.py"
+
+
+# Per-record risk: every attack-test record's score and rank under each calibrated attack, the
+# paper's black-box and white-box (gradients) attacks and the loss threshold, and which of them
+# expose it at 0.1 % FPR.
+CALIBRATED_PAPER_ATTACKS = ["black_box", paper.WHITE_BOX]
+
+
+rule record_risk:
+    input:
+        calibrated="results/{dataset}/standalone/{rep}/attacks/calibrated/scores.npz",
+        paper=expand("results/{{dataset}}/standalone/{{rep}}/attacks/{attack}/scores.npz",
+                     attack=CALIBRATED_PAPER_ATTACKS),
+        baselines="results/{dataset}/standalone/{rep}/attacks/baselines/scores.npz",
+        target="results/{dataset}/standalone/{rep}/calibration/target.npz",
+        dataset="results/{dataset}/dataset.npz",
+    output:
+        csv="results/{dataset}/standalone/{rep}/risk/records.csv",
+        summary="results/{dataset}/standalone/{rep}/risk/summary.json",
+    log:
+        "logs/{dataset}/standalone/{rep}/record_risk.log",
+    benchmark:
+        "benchmarks/{dataset}/standalone/{rep}/record_risk.tsv"
+    threads: 1
+    resources:
+        **job_resources("record_risk"),
+    params:
+        paper_attacks=CALIBRATED_PAPER_ATTACKS,
+        top=10,
+    script:
+        "../../scripts/record_risk.py"
+# ---- end of the calibrated attacks' block ---------------------------------------------------------

@@ -157,6 +157,22 @@ _check_finetune()
 _check_federated()
 
 
+# ---- Calibrated attacks (LiRA, RMIA; deepleak/calibration.py) ------------------------------------
+CALIBRATED = config["calibrated"]
+CALIBRATED_DATASETS = sorted(CALIBRATED["datasets"])
+
+
+def _check_calibrated():
+    stray = [d for d in CALIBRATED_DATASETS if d not in STANDALONE_DATASETS]
+    if stray:
+        raise ConfigError(f"config: calibrated.datasets names {stray}, which are not in "
+                          f"standalone.datasets ({STANDALONE_DATASETS}): the calibrated attacks "
+                          f"score the stand-alone attack-test records; add them there or remove them")
+
+
+_check_calibrated()
+# ---- end of the calibrated attacks' block ---------------------------------------------------------
+
 wildcard_constraints:
     dataset="|".join(sorted(config["datasets"])),
     rep=r"r\d+",

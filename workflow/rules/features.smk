@@ -55,3 +55,29 @@ rule finetune_features:
         device=config["device"],
     script:
         "../../scripts/extract_finetune_features.py"
+
+
+# ---- Calibrated attacks (LiRA, RMIA): the target's statistics ------------------------------------
+# The target's logit-scaled confidence, loss and per-layer gradient norms on the records the
+# reference models are summarised on (deepleak/calibration.py model_statistics).
+rule target_statistics:
+    input:
+        dataset="results/{dataset}/dataset.npz",
+        mask="results/{dataset}/standalone/{rep}/calibration/mask.npz",
+        model="results/{dataset}/standalone/{rep}/models/target/model.pt",
+        meta="results/{dataset}/standalone/{rep}/models/target/meta.json",
+    output:
+        statistics="results/{dataset}/standalone/{rep}/calibration/target.npz",
+    log:
+        "logs/{dataset}/standalone/{rep}/target_statistics.log",
+    benchmark:
+        "benchmarks/{dataset}/standalone/{rep}/target_statistics.tsv"
+    threads: config["threads"]
+    resources:
+        **job_resources("target_statistics"),
+    params:
+        batching=lambda wc: dataset_cfg(wc.dataset)["features"],
+        device=config["device"],
+    script:
+        "../../scripts/target_statistics.py"
+# ---- end of the calibrated attacks' block ---------------------------------------------------------

@@ -152,9 +152,46 @@ rule figure7_plot:
         "../../scripts/plot_figure7.py"
 
 
+# ---- Calibrated attacks (LiRA, RMIA): the ROC figure ---------------------------------------------
+# Every calibrated attack beside the paper's black-box and white-box (gradients) attacks and the loss
+# threshold, on linear and log-log axes (low FPR).
+rule roc_calibrated:
+    input:
+        scores="results/{dataset}/standalone/{rep}/attacks/calibrated/scores.npz",
+        metrics="results/{dataset}/standalone/{rep}/attacks/calibrated/metrics.json",
+        paper=expand("results/{{dataset}}/standalone/{{rep}}/attacks/{attack}/scores.npz",
+                     attack=CALIBRATED_PAPER_ATTACKS),
+        baselines="results/{dataset}/standalone/{rep}/attacks/baselines/scores.npz",
+        provenance="results/{dataset}/provenance.json",
+    output:
+        png=report("figures/calibrated_roc/{dataset}/{rep}.png",
+                   caption="../report/calibrated_roc.rst", category="Beyond the paper",
+                   subcategory="{dataset}", labels={"figure": "calibrated ROC"}),
+        pdf="figures/calibrated_roc/{dataset}/{rep}.pdf",
+    log:
+        "logs/figures/roc_calibrated_{dataset}_{rep}.log",
+    benchmark:
+        "benchmarks/figures/roc_calibrated_{dataset}_{rep}.tsv",
+    threads: 1
+    resources:
+        **job_resources("roc_calibrated"),
+    params:
+        paper_attacks=CALIBRATED_PAPER_ATTACKS,
+    script:
+        "../../scripts/plot_calibrated_roc.py"
+
+
+rule figure_calibrated_roc:
+    input:
+        expand("figures/calibrated_roc/{dataset}/{rep}.{ext}", dataset=CALIBRATED_DATASETS,
+               rep=FIGURE_REP, ext=["png", "pdf"]),
+# ---- end of the calibrated attacks' block ---------------------------------------------------------
+
 rule figures:
     input:
         expand("figures/{figure}.{ext}", figure=FIGURES, ext=["png", "pdf"]),
+        expand("figures/calibrated_roc/{dataset}/{rep}.{ext}", dataset=CALIBRATED_DATASETS,
+               rep=FIGURE_REP, ext=["png", "pdf"]),
         expand("figures/roc/{dataset}/{rep}/{attack}.png", dataset=STANDALONE_DATASETS,
                rep=FIGURE_REP, attack=STANDALONE_ATTACKS),
 

@@ -229,9 +229,62 @@ rule claims:
         "results/tables/claims.md",
 
 
+# ---- Calibrated attacks (LiRA, RMIA): table_calibrated ---------------------------------------------
+# Each calibrated attack beside the paper's black-box and white-box (gradients) attacks and the loss
+# threshold (deepleak/paper.py calibrated_table), and the most exposed records (record_risk).
+CALIBRATED_TABLES = ["table_calibrated"] if CALIBRATED_DATASETS else []
+CALIBRATED_TABLE_KEYS = [(d, r, a) for d in CALIBRATED_DATASETS for r in REPLICATES
+                         for a in ["calibrated", *CALIBRATED_PAPER_ATTACKS, "baselines"]]
+
+
+rule make_table_calibrated:
+    input:
+        metrics=[f"results/{d}/standalone/{r}/attacks/{a}/metrics.json"
+                 for d, r, a in CALIBRATED_TABLE_KEYS],
+        target=expand("results/{dataset}/standalone/{rep}/models/target/meta.json",
+                      dataset=CALIBRATED_DATASETS, rep=REPLICATES),
+        provenance=provenance(CALIBRATED_DATASETS),
+        risk=expand("results/{dataset}/standalone/{rep}/risk/summary.json",
+                    dataset=CALIBRATED_DATASETS, rep=REPLICATES),
+        scores=[f"results/{d}/standalone/{r}/attacks/{a}/scores.npz" for d in CALIBRATED_DATASETS
+                for r in REPLICATES for a in ["calibrated", *CALIBRATED_PAPER_ATTACKS]],
+    output:
+        csv=report("results/tables/table_calibrated.csv", caption="../report/table_calibrated.rst",
+                   category="Tables", subcategory="Beyond the paper",
+                   labels={"table": "table_calibrated"}),
+        md="results/tables/table_calibrated.md",
+        whitebox="results/tables/table_calibrated_whitebox.csv",
+    log:
+        "logs/tables/table_calibrated.log",
+    benchmark:
+        "benchmarks/tables/table_calibrated.tsv",
+    threads: 1
+    resources:
+        **job_resources("make_table_calibrated"),
+    params:
+        entries=[d for d, _, _ in CALIBRATED_TABLE_KEYS],
+        datasets=CALIBRATED_DATASETS,
+        replicates=REPLICATES,
+        settings={d: paper.run_setting(config, "standalone", d) for d in CALIBRATED_DATASETS},
+        references=CALIBRATED["references"],
+        paper_attacks=CALIBRATED_PAPER_ATTACKS,
+        n_bootstrap=config["metrics"]["n_bootstrap"],
+        confidence=config["metrics"]["confidence"],
+        seed=artifact_seed("table_calibrated"),
+    script:
+        "../../scripts/make_table_calibrated.py"
+
+
+rule table_calibrated:
+    input:
+        "results/tables/table_calibrated.csv",
+        "results/tables/table_calibrated.md",
+# ---- end of the calibrated attacks' block ---------------------------------------------------------
+
 rule tables:
     input:
-        expand("results/tables/{table}.{ext}", table=[*TABLES, "claims"], ext=["csv", "md"]),
+        expand("results/tables/{table}.{ext}", table=[*TABLES, "claims", *CALIBRATED_TABLES],
+               ext=["csv", "md"]),
 
 
 for _table in TABLES:

@@ -60,3 +60,59 @@ rule train_finetune:
         finetune_seed=lambda wc: artifact_seed(wc.dataset, "finetune", wc.rep, "finetuned"),
     script:
         "../../scripts/train_finetune.py"
+
+
+# ---- Calibrated attacks (LiRA, RMIA): the reference models ---------------------------------------
+# The reference pool (the attack-test records and records the target never saw) and the IN/OUT mask
+# of the reference models, its own artifact (deepleak/calibration.py reference_pool, reference_mask).
+rule reference_mask:
+    input:
+        dataset="results/{dataset}/dataset.npz",
+        splits="results/{dataset}/standalone/{rep}/splits.npz",
+    output:
+        mask="results/{dataset}/standalone/{rep}/calibration/mask.npz",
+    log:
+        "logs/{dataset}/standalone/{rep}/reference_mask.log",
+    benchmark:
+        "benchmarks/{dataset}/standalone/{rep}/reference_mask.tsv"
+    threads: 1
+    resources:
+        **job_resources("reference_mask"),
+    params:
+        references=CALIBRATED["references"],
+        population=CALIBRATED["population"],
+        train_size=lambda wc: dataset_cfg(wc.dataset)["standalone"]["sizes"]["target_train"],
+        seed=lambda wc: artifact_seed(wc.dataset, "standalone", wc.rep, "references"),
+    script:
+        "../../scripts/make_reference_mask.py"
+
+
+# N reference models with the target's architecture and recipe (batched for FC and small CNNs,
+# deepleak/references.py); only their per-record statistics are kept, not the models.
+rule train_references:
+    input:
+        dataset="results/{dataset}/dataset.npz",
+        mask="results/{dataset}/standalone/{rep}/calibration/mask.npz",
+        target_meta="results/{dataset}/standalone/{rep}/models/target/meta.json",
+    output:
+        statistics="results/{dataset}/standalone/{rep}/calibration/references.npz",
+        summary="results/{dataset}/standalone/{rep}/calibration/references.json",
+    log:
+        "logs/{dataset}/standalone/{rep}/train_references.log",
+    benchmark:
+        "benchmarks/{dataset}/standalone/{rep}/train_references.tsv"
+    threads: config["threads"]
+    resources:
+        **job_resources("train_references"),
+    params:
+        model_cfg=lambda wc: dataset_cfg(wc.dataset)["model"],
+        train=lambda wc: dataset_cfg(wc.dataset)["train"],
+        batched=CALIBRATED["batched"],
+        per_batch=CALIBRATED["per_batch"],
+        batching=lambda wc: dataset_cfg(wc.dataset)["features"],
+        device=config["device"],
+        seeds=lambda wc: [artifact_seed(wc.dataset, "standalone", wc.rep, "reference", k)
+                          for k in range(CALIBRATED["references"])],
+    script:
+        "../../scripts/train_references.py"
+# ---- end of the calibrated attacks' block ---------------------------------------------------------

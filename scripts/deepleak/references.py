@@ -1,0 +1,130 @@
+"""Reference models of the calibrated attacks (deepleak/calibration.py): N models of the target's
+architecture and training recipe, model k on the pool records where row k of the IN/OUT mask is set,
+each then summarised by its per-record statistics (the models themselves are not kept).
+
+The FC and small-CNN models train together as batched models (deepleak/batched.py: K models as
+one, stacked state under torch.vmap), at most ``per_batch`` at a time to bound memory; the others
+(and any model when ``batched`` is off) one after the other as ``training.fit`` trains the target
+(without its per-epoch evaluation). Both give model k
+the initial weights ``models.build_model(..., seed=seeds[k])`` and the batch order of
+``Generator().manual_seed(seeds[k])``, so a batched model equals the one trained alone up to float
+summation order (tests/test_calibration.py).
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from deepleak import calibration
+
+log = logging.getLogger(__name__)
+
+BATCHED_ARCHS = ("fc", "convnet")
+
+
+def _as_tensors(X, y, device):
+    import torch
+
+    return (torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device),
+            torch.as_tensor(np.asarray(y), dtype=torch.long, device=device))
+
+
+def train_batched(model_cfg: dict, in_features, n_classes: int, Xs, ys, train: dict,
+                  seeds: list[int], device: str = "cpu"):
+    """K models trained as one (deepleak/batched.py); returns (a net of the architecture, the
+    Stack holding the K trained models, the [epochs, K] training losses)."""
+    import torch
+
+    from deepleak import batched, models, training
+
+    dev = training.resolve_device(device)
+    nets = [models.build_model(model_cfg, in_features, n_classes, seed=s).to(dev) for s in seeds]
+    stack = batched.Stack.of(nets)
+    data = [_as_tensors(X, y, dev) for X, y in zip(Xs, ys, strict=True)]
+    pool = batched.Pool([X for X, _ in data], [y for _, y in data])
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    losses = batched.fit(stack, pool, train, gens,
+                         training.augmentation(train.get("augment", "none")))
+    return nets[0], stack, losses
+
+
+def train_one(model_cfg: dict, in_features, n_classes: int, X, y, train: dict, seed: int,
+              device: str = "cpu"):
+    """One model alone: ``training.fit``'s epochs (its optimizer, learning-rate milestones,
+    augmentation and the batch order of ``Generator().manual_seed(seed)``) without its per-epoch
+    evaluation, which a reference model does not need (nor does ``batched.fit`` make it)."""
+    import torch
+
+    from deepleak import models, training
+
+    dev = training.resolve_device(device)
+    net = models.build_model(model_cfg, in_features, n_classes, seed=seed).to(dev)
+    generator = training.seed_everything(seed)
+    Xt, yt = _as_tensors(X, y, dev)
+    opt = training.make_optimizer(net, train)
+    scheduler = (torch.optim.lr_scheduler.MultiStepLR(opt, train["lr_milestones"],
+                                                      gamma=train.get("lr_gamma", 0.1))
+                 if train.get("lr_milestones") else None)
+    augment = training.augmentation(train.get("augment", "none"))
+    for _ in range(train["epochs"]):
+        training.train_epoch(net, opt, Xt, yt, train["batch_size"], generator, augment)
+        if scheduler is not None:
+            scheduler.step()
+    return net.eval()
+
+
+def statistics(model_cfg: dict, in_features, n_classes: int, X, y, mask: np.ndarray,
+               pool: np.ndarray, records: np.ndarray, train: dict, seeds: list[int], *,
+               batched: bool = True, per_batch: int = 16, device: str = "cpu",
+               batching: dict | None = None) -> tuple[dict[str, np.ndarray], dict]:
+    """Train the N reference models of ``mask`` ([N, len(pool)]; model k on ``pool[mask[k]]``)
+    and return the statistics of each on ``records`` ({statistic: [N, len(records)]},
+    deepleak.calibration.model_statistics) and a summary (how they trained, their loss, and their
+    accuracy on their OUT pool records)."""
+    import torch
+
+    X, y = np.asarray(X), np.asarray(y)
+    n_models = len(mask)
+    use_batched = batched and model_cfg["arch"] in BATCHED_ARCHS
+    feature_opts = {k: v for k, v in (batching or {}).items() if k in ("batch_size", "chunk_size")}
+    stats: dict[str, list[np.ndarray]] = {}
+    summary = {"batched": use_batched, "models": n_models, "train_seconds": 0.0,
+               "train_cpu_seconds": 0.0, "out_accuracy": [], "train_loss": []}
+
+    def observe(net, k):
+        s = calibration.model_statistics(net, X[records], y[records], device=device,
+                                         **feature_opts)
+        for key, v in s.items():
+            stats.setdefault(key, []).append(v)
+        out = pool[~mask[k]]
+        with torch.no_grad():
+            Xo, yo = _as_tensors(X[out], y[out], next(net.parameters()).device)
+            acc = float((net.eval()(Xo).argmax(1) == yo).float().mean())
+        summary["out_accuracy"].append(acc)
+
+    for start in range(0, n_models, per_batch if use_batched else 1):
+        ks = list(range(start, min(n_models, start + (per_batch if use_batched else 1))))
+        began, began_cpu = time.perf_counter(), time.process_time()
+        if use_batched:
+            net, stack, losses = train_batched(model_cfg, in_features, n_classes,
+                                               [X[pool[mask[k]]] for k in ks],
+                                               [y[pool[mask[k]]] for k in ks], train,
+                                               [seeds[k] for k in ks], device)
+            summary["train_seconds"] += time.perf_counter() - began
+            summary["train_cpu_seconds"] += time.process_time() - began_cpu
+            summary["train_loss"] += losses[-1].tolist() if len(losses) else [None] * len(ks)
+            for i, k in enumerate(ks):
+                observe(stack.load_into(i, net), k)
+        else:
+            (k,) = ks
+            net = train_one(model_cfg, in_features, n_classes, X[pool[mask[k]]],
+                            y[pool[mask[k]]], train, seeds[k], device)
+            summary["train_seconds"] += time.perf_counter() - began
+            summary["train_cpu_seconds"] += time.process_time() - began_cpu
+            summary["train_loss"].append(None)
+            observe(net, k)
+        log.info("reference models %d-%d of %d trained (%s), %.1f s so far", ks[0], ks[-1],
+                 n_models, "batched" if use_batched else "alone", summary["train_seconds"])
+    return {k: np.stack(v) for k, v in stats.items()}, summary

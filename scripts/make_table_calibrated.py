@@ -1,0 +1,119 @@
+"""The calibrated attacks' table (rule make_table_calibrated; declared in deepleak/paper.py
+calibrated_table): each calibrated attack beside the paper's black-box and white-box (gradients)
+attacks and the loss threshold, on the same attack-test records."""
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+from deepleak import artifacts, calibration, files, metrics, paper, tables
+
+
+def main(metrics_paths, target_paths, provenance_paths, risk_paths, scores_paths, csv_out, md_out,
+         whitebox_out, *, entries, datasets, replicates, settings, references, paper_attacks,
+         n_bootstrap, confidence, seed):
+    """``scores_paths``: per dataset and replicate, the calibrated attacks' scores.npz, then each of
+    ``paper_attacks``' scores.npz."""
+    collected = tables.collect(metrics_paths, entries)
+    # The loss threshold alone of the baselines (the calibrated attacks' reference).
+    for attacks in collected.values():
+        for name in [n for n, r in attacks.items() if r[0]["kind"] == "threshold" and n != "loss"]:
+            del attacks[name]
+    first = collected[datasets[0]]
+    # In the order deepleak/calibration.py declares them (the layers: the vector's statistics).
+    vector = first["wb_lira_vector"][0]["details"]["references"]["statistics"]
+    layers = [s.split("/", 1)[1] for s in vector if s.startswith("grad_norm/")]
+    calibrated = calibration.attack_names(layers)
+    table = paper.calibrated_table(calibrated, {n: first[n][0]["description"] for n in calibrated})
+    targets = defaultdict(list)
+    for dataset, path in zip([d for d in datasets for _ in replicates], target_paths, strict=True):
+        targets[dataset].append(artifacts.load_json(path))
+    provenance = {d: artifacts.load_json(p) for d, p in zip(datasets, provenance_paths,
+                                                             strict=True)}
+    records, headers = tables.standalone(
+        table, collected, targets, provenance,
+        {d: p.get("data", d) for d, p in provenance.items()}, settings, confidence,
+        paper_columns=False)
+    used = first[calibrated[0]][0]["details"]["references"]
+    note = (f"{references} reference models per target ({used['variance']} variance; "
+            f"each record IN for half of them, OUT for the other half; the vector's "
+            f"covariance: {first['wb_lira_vector'][0]['details']['references']['covariance']}).")
+    tables.render(records, table, {"ci": tables.ci_note(len(replicates)), "references": note},
+                  headers, csv_out, md_out)
+    # The per-record risk of each target (rule record_risk), under the table.
+    keys = [(d, r) for d in datasets for r in replicates]
+    lines = ["", "# Per-record risk (the attack-test records; see risk/records.csv)"]
+    for (dataset, rep), path in zip(keys, risk_paths, strict=True):
+        risk = artifacts.load_json(path)
+        any_ = risk["exposed_by_any"]["fraction_of_members"]
+        lines += ["", f"## {dataset}, {rep}", "",
+                  f"Members exposed at {100 * risk['fpr']:g} % FPR by at least one attack: "
+                  f"{100 * any_:.1f} % of {risk['n_members']:,}; by each: "
+                  + ", ".join(f"{name} {100 * e['fraction_of_members']:.1f} %"
+                              for name, e in risk["exposed"].items()) + ".", "",
+                  "The ten most exposed records (LiRA online):", "",
+                  "| Record | Member | Class | Target loss | LiRA online score | Rank |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r['record']} | {'yes' if r['member'] else 'no'} | {r['label']} | "
+                  f"{r['target_loss']:.3g} | {r['score:lira_online']:.3g} | "
+                  f"{r['rank:lira_online']} |" for r in risk["most_exposed"]]
+    # Did the white-box signals help, once calibrated? Paired differences on the same records.
+    pairs = calibration.whitebox_comparisons(layers[-1])
+    labels = {**{n: first[n][0]["description"] for n in calibrated},
+              **{r.name: r.label for r in table.rows}}
+    per_key = len(paper_attacks) + 1
+    rows = []
+    for i, dataset in enumerate(datasets):
+        reps, members = [], []
+        for j in range(len(replicates)):
+            paths = scores_paths[(i * len(replicates) + j) * per_key:][:per_key]
+            cal = artifacts.load_npz(paths[0])
+            scores = {k: v for k, v in cal.items() if k not in ("records", "member")}
+            for name, path in zip(paper_attacks, paths[1:], strict=True):
+                scores[name] = _aligned(artifacts.load_npz(path), cal["records"])
+            reps.append(scores)
+            members.append(cal["member"])
+        for row in calibration.compare(pairs, reps, members, n_bootstrap=n_bootstrap, seed=seed,
+                                       confidence=confidence, fprs=metrics.FPR_POINTS):
+            rows.append({"dataset": dataset, "white_box": labels[row["a"]],
+                         "black_box": labels[row["b"]], **row})
+    whitebox = pd.DataFrame(rows)
+    with files.atomic_path(whitebox_out, ".csv") as tmp:
+        whitebox.to_csv(tmp, index=False, float_format="%.4f")
+    lines += ["", "# Did the white-box signals help? (white-box minus black-box, same records)", "",
+              "Differences of AUC and of TPR (percentage points) at 1 % and 0.1 % FPR with "
+              f"{100 * confidence:g} % CIs ({rows[0]['method'] if rows else ''}); 'helped' where "
+              "the CI lies above 0, 'hurt' where it lies below.", ""]
+    keys = ["auc", *map(metrics.tpr_key, metrics.FPR_POINTS)]
+    lines += ["| Dataset | White-box | Black-box | Δ AUC | Δ TPR @ 1% FPR (pp) | "
+              "Δ TPR @ 0.1% FPR (pp) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        cells = [_diff(r, k, 1 if k == "auc" else 100, 3 if k == "auc" else 1) for k in keys]
+        lines.append(f"| {r['dataset']} | {r['white_box']} | {r['black_box']} | "
+                     + " | ".join(cells) + " |")
+    with open(md_out, "a") as md:
+        md.write("\n".join(lines) + "\n")
+
+
+def _diff(row, key, scale, digits):
+    if row[key] is None:
+        return "n/a (too few non-members)"
+    lo, hi = row[f"{key}_ci"] or (float("nan"), float("nan"))
+    return (f"{scale * row[key]:+.{digits}f} [{scale * lo:+.{digits}f}, {scale * hi:+.{digits}f}]"
+            f" {row[f'{key}_verdict']}")
+
+
+def _aligned(scores, records):
+    order = np.argsort(scores["records"], kind="stable")
+    pos = order[np.searchsorted(scores["records"], records, sorter=order)]
+    if not np.array_equal(scores["records"][pos], records):
+        raise ValueError("the paper's attack does not score the calibrated attacks' records")
+    return scores["score"][pos]
+
+
+if __name__ == "__main__":
+    from _common import setup
+
+    setup(snakemake)
+    main(snakemake.input.metrics, snakemake.input.target, snakemake.input.provenance,
+         snakemake.input.risk, snakemake.input.scores, snakemake.output.csv, snakemake.output.md,
+         snakemake.output.whitebox, **snakemake.params)

@@ -1,0 +1,62 @@
+"""Per-record membership risk of one target (rule record_risk): each attack-test record's score
+under every calibrated attack and the paper's black-box and white-box (gradients) attacks and the
+loss threshold, its rank, whether the attack exposes it at 0.1 % FPR, and the fraction exposed."""
+import numpy as np
+import pandas as pd
+from deepleak import artifacts, calibration, files
+
+FPR = 0.001
+
+
+def main(calibrated_path, paper_paths, baselines_path, target_path, dataset_path, csv_out,
+         summary_out, *, paper_attacks, top):
+    cal = artifacts.load_npz(calibrated_path)
+    records, member = cal["records"], cal["member"].astype(bool)
+    scores = {k: v for k, v in cal.items() if k not in ("records", "member")}
+    for name, path in zip(paper_attacks, paper_paths, strict=True):
+        scores[name] = _aligned(artifacts.load_npz(path), "score", records)
+    scores["baseline_loss"] = _aligned(artifacts.load_npz(baselines_path), "loss", records)
+    target = artifacts.load_npz(target_path)
+    y = artifacts.load_npz(dataset_path)["y"]
+    df = pd.DataFrame({"record": records, "member": member.astype(int), "label": y[records],
+                       "target_loss": _aligned(target, "loss", records)})
+    summary = {"fpr": FPR, "n_members": int(member.sum()), "n_nonmembers": int((~member).sum()),
+               "exposed": {}}
+    exposed_any = np.zeros(len(records), dtype=bool)
+    for name, s in scores.items():
+        exposed, thr = calibration.exposure(s, member, FPR)
+        df[f"score:{name}"] = s
+        df[f"rank:{name}"] = calibration.rank(s)
+        df[f"exposed:{name}"] = exposed.astype(int)
+        exposed_any |= exposed
+        summary["exposed"][name] = {"fraction_of_members": float(exposed[member].mean()),
+                                    "fraction_of_records": float(exposed.mean()),
+                                    "threshold": thr}
+    df["exposed:any"] = exposed_any.astype(int)
+    summary["exposed_by_any"] = {"fraction_of_members": float(exposed_any[member].mean()),
+                                 "fraction_of_records": float(exposed_any.mean())}
+    # The most exposed records: ranked by the best calibrated attack's score (LiRA online).
+    most = df.sort_values("rank:lira_online", kind="stable").head(top)
+    summary["most_exposed"] = most[["record", "member", "label", "target_loss",
+                                    "score:lira_online", "rank:lira_online"]].to_dict("records")
+    with files.atomic_path(csv_out, ".csv") as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g")
+    artifacts.save_json(summary_out, summary)
+
+
+def _aligned(scores: dict, key: str, records: np.ndarray) -> np.ndarray:
+    order = np.argsort(scores["records"], kind="stable")
+    pos = np.searchsorted(scores["records"], records, sorter=order)
+    if not np.array_equal(scores["records"][order[pos]], records):
+        raise ValueError("an attack's scores.npz does not score the attack-test records of the "
+                         "calibrated attacks; rerun it")
+    return np.asarray(scores[key], dtype=np.float64)[order[pos]]
+
+
+if __name__ == "__main__":
+    from _common import setup
+
+    setup(snakemake)
+    main(snakemake.input.calibrated, snakemake.input.paper, snakemake.input.baselines,
+         snakemake.input.target, snakemake.input.dataset, snakemake.output.csv,
+         snakemake.output.summary, **snakemake.params)
