@@ -53,6 +53,21 @@ def test_opacus_trains_with_the_pinned_torch():
     assert all(torch.isfinite(p).all() for p in net.parameters())
 
 
+def test_dp_trains_the_image_cnn():
+    # The Fashion-MNIST convnet (dp.datasets may name it): conv layers under ghost clipping too.
+    rng = np.random.default_rng(0)
+    X = (rng.random((96, 1, 28, 28)) * 255).astype(np.float32)
+    y = rng.integers(0, 10, 96)
+    spec = {"arch": "convnet", "channels": [2, 4], "hidden": [8],
+            "normalise": {"mean": [0.286], "std": [0.353]}}
+    net = models.build_model(spec, [1, 28, 28], 10, seed=1)
+    net, _, privacy = dp.fit_private(net, X[:64], y[:64], X[64:], y[64:],
+                                     train={**TRAIN, "epochs": 1}, dp=DP_CFG, level="eps8", seed=2)
+    assert privacy["epsilon"] <= 8.01 and privacy["noise_multiplier"] > 0
+    fresh = models.build_model(spec, [1, 28, 28], 10)
+    fresh.load_state_dict(net.state_dict())  # plain keys
+
+
 def test_dp_training_is_seeded():
     a, b = _fit("eps4")[0], _fit("eps4")[0]
     assert all(torch.equal(u, v) for u, v in zip(_weights(a), _weights(b), strict=True))
