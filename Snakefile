@@ -32,3 +32,6 @@ rule all:
     input:
         rules.tables.input,
         rules.figures.input,
+        # Beyond the paper: DP-SGD targets (dp.datasets; none: no DP stage).
+        rules.table_dp.input if DP_DATASETS else [],
+        rules.figure_dp.input if DP_DATASETS else [],

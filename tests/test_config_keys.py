@@ -28,7 +28,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
-TOP = ("seed", "device", "threads", "replicates", "datasets", "standalone", "attack_model",
+TOP = ("seed", "device", "threads", "replicates", "datasets", "standalone", "attack_model", "dp",
        "metrics", "finetune", "shadow_attack", "unsupervised", "federated", "calibrated")
 
 SEGMENT = r"(?:[A-Za-z_]\w*|<[^<>\s]+>|\{+[^{}\s]*\}+|\*)"

@@ -87,6 +87,14 @@ def test_image_targets_are_produced(runs):
         assert (first / f"figures/{figure}.pdf").stat().st_size > 0
 
 
+def test_dp_targets_are_produced(runs):
+    # Beyond the paper: DP-SGD targets, their attacks and audit (table_dp, figure_dp).
+    first = runs[0]
+    md = (first / "results/tables/table_dp.md").read_text()
+    assert "Accountant ε" in md and "clip-only" in md and "non-private" in md
+    assert (first / "figures/figure_dp.png").stat().st_size > 0
+
+
 def test_every_metrics_json_follows_the_schema(runs):
     # One record shape on disk for every attack of every scenario (workflow/schemas/metrics.schema.json).
     import json

@@ -151,3 +151,40 @@ def figure5(codes: dict[str, tuple[np.ndarray, np.ndarray, float]], titles: dict
         ax.set(xlabel="Encoded value", ylabel="Fraction of records", title=titles[dataset])
         ax.legend()
     return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# Figure DP (beyond the paper): attack success against the privacy level (table_dp's rows)
+# --------------------------------------------------------------------------------------------------
+def figure_dp(table: "pd.DataFrame", tpr_column: str):
+    """Per dataset two panels: each attack's AUC, then its TPR at 1 % FPR (%), against the privacy
+    level (the epsilons in increasing order, then clip-only and non-private), with 95 % CIs as
+    error bars; the targets' test accuracy on the second axis of each panel (grey)."""
+    datasets = list(dict.fromkeys(table["dataset"]))
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(9.5, 3.4 * len(datasets)), squeeze=False)
+    for row, dataset in zip(axes, datasets, strict=True):
+        rows = table[table["dataset"] == dataset]
+        levels = list(dict.fromkeys(rows["privacy"]))
+        x = np.arange(len(levels))
+        accuracy = rows.drop_duplicates("privacy").set_index("privacy")["test_acc"]
+        for ax, (column, label) in zip(row, (("auc", "attack AUC"),
+                                             (tpr_column, "TPR at 1 % FPR (%)")), strict=True):
+            for attack, group in rows.groupby("row", sort=False):
+                g = group.set_index("privacy").loc[levels]
+                err = np.vstack([g[column] - g[f"{column}_ci_low"],
+                                 g[f"{column}_ci_high"] - g[column]])
+                ax.errorbar(x, g[column], yerr=np.nan_to_num(err), marker="o", capsize=3,
+                            label=textwrap.shorten(attack, 40))
+            if column == "auc":
+                ax.axhline(0.5, color="black", lw=0.8, ls=":")
+            twin = ax.twinx()
+            twin.plot(x, accuracy.loc[levels], color="grey", ls="--", marker="s",
+                      label="test accuracy")
+            twin.set_ylabel("target test accuracy (%)", color="grey")
+            twin.grid(False)
+            ax.set_xticks(x, levels, rotation=20)
+            ax.set_ylabel(label)
+            ax.set_title(dataset)
+        row[0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig

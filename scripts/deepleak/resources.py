@@ -111,6 +111,11 @@ COSTS = {
 FEATURE_PASSES = 4
 # A training record costs a forward and a backward pass, about three forward passes.
 TRAIN_PASSES = 3
+# DP-SGD with ghost clipping (Opacus, deepleak/dp.py): a forward pass, a backward pass for the
+# per-example norms, a second backward pass with the clipping factors: about five forward passes.
+# Measured on the Purchase100 FC net: an epoch about 3x a plain one (the second pass, the norms and
+# Opacus's hooks); five passes and the training rate bound it.
+DP_TRAIN_PASSES = 5
 
 # What a job asks the scheduler for, beyond its estimate: the estimate is within a factor of about
 # 3 of the measured times (benchmarks/resource_model.py), so 3x the time and 1.5x the memory, never
@@ -567,13 +572,14 @@ def _base_mb(config: dict, dataset: str) -> float:
 # Stages
 # --------------------------------------------------------------------------------------------------
 def train_estimate(config: dict, dataset: str, n_train: int, n_test: int, train: dict,
-                   track: int = 0, pretrained: bool = False) -> Estimate:
+                   track: int = 0, pretrained: bool = False, record_passes: int = TRAIN_PASSES
+                   ) -> Estimate:
     """``training.fit`` of the dataset's model on ``n_train`` records for ``train["epochs"]``,
     evaluated on the training and ``n_test`` test records every epoch (and before the first), with
     ``track`` members' and non-members' last-layer gradient norms (Figure 3)."""
     net, arch = _net(config, dataset), _arch(config, dataset)
     epochs = 0 if pretrained else train["epochs"]
-    passes = (epochs * TRAIN_PASSES * n_train
+    passes = (epochs * record_passes * n_train
               + (epochs + 1) * (n_train + n_test + 2 * track * TRAIN_PASSES))
     gpu = uses_gpu(config, dataset)
     # A training step keeps every activation of its batch; training.evaluate runs batches of 2,048
@@ -976,6 +982,18 @@ def estimate(config: dict, rule: str, wildcards: dict[str, str]) -> Estimate:
         return _baselines(config, d)
     if rule == "train_finetune":
         return _train_finetune(config, d)
+    # DP-SGD targets (deepleak/dp.py): the stand-alone target's training at DP-SGD's passes, its
+    # features, and the attacks of dp.attacks with the baselines.
+    if rule == "train_dp":
+        s = _standalone(config, d)
+        return train_estimate(config, d, s["target_train"], s["target_test"],
+                              {**config["datasets"][d]["train"], **config["dp"]["train"]},
+                              record_passes=DP_TRAIN_PASSES)
+    if rule == "dp_features":
+        return estimate(config, "extract_features", {**wildcards, "model": "target"})
+    if rule == "dp_attacks":
+        group = _attack_group(config, d, config["dp"]["attacks"])
+        return Estimate(work={**group.work}, mem_mb=max(group.mem_mb, _baselines(config, d).mem_mb))
     if rule == "finetune_features":
         return features_estimate(config, d, _finetune_records(config, d),
                                  config["finetune"]["gradient_layers"],

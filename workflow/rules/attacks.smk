@@ -242,3 +242,48 @@ rule record_risk:
     script:
         "../../scripts/record_risk.py"
 # ---- end of the calibrated attacks' block ---------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------------
+# DP-SGD targets (beyond the paper): the paper's attacks on each DP target (the stand-alone variants
+# of dp.attacks, by attack.run_supervised on the attacker's known records of the stand-alone
+# splits) and the threshold baselines (calibrated on the non-private shadow model: the attacker's
+# own model; AUC, TPR at low FPR and the audit's empirical epsilon do not use that threshold).
+#
+# Hook for calibrated attacks (LiRA, RMIA) on the DP targets: a rule writing
+# results/{dataset}/dp/{rep}/attacks/{level}/<attack>/{scores.npz,metrics.json} (scores.npz with
+# "records", "member", "score", as run_supervised writes) for every level of DP_LEVELS, plus the
+# non-private target's results/{dataset}/standalone/{rep}/attacks/<attack>/..., and <attack> named in
+# dp.calibrated_attacks, puts it in table_dp and figure_dp with its audit. Its reference models must
+# be trained by the DP target's recipe: meta.json's "privacy" holds the noise multiplier, clipping
+# norm and sample rate (deepleak/dp.py fit_private).
+# --------------------------------------------------------------------------------------------------
+rule dp_attacks:
+    input:
+        features="results/{dataset}/dp/{rep}/features/{level}.npz",
+        shadow="results/{dataset}/standalone/{rep}/features/shadow.npz",
+        splits="results/{dataset}/standalone/{rep}/splits.npz",
+    output:
+        scores=dp_attack_outputs("results/{dataset}/dp/{rep}/attacks/{level}/{job}/scores.npz"),
+        metrics=dp_attack_outputs("results/{dataset}/dp/{rep}/attacks/{level}/{job}/metrics.json"),
+    wildcard_constraints:
+        level="|".join(map(re.escape, DP_LEVELS)),
+    log:
+        "logs/{dataset}/dp/{rep}/attacks_{level}.log",
+    benchmark:
+        "benchmarks/{dataset}/dp/{rep}/attacks_{level}.tsv"
+    threads: job_threads("dp_attacks")
+    resources:
+        **job_resources("dp_attacks"),
+    params:
+        attacks=DP["attacks"],
+        hp=config["attack_model"],
+        knowledge_fractions=STANDALONE["knowledge_fractions"],
+        metrics_cfg=config["metrics"],
+        # The stand-alone attacks' seeds: the same attack-model initialisation and batches as on the
+        # non-private target, so that only the target differs.
+        seeds=lambda wc: [artifact_seed(wc.dataset, "standalone", wc.rep, "attack", a)
+                          for a in DP["attacks"]],
+        baseline_seed=lambda wc: artifact_seed(wc.dataset, "standalone", wc.rep, "baselines"),
+    script:
+        "../../scripts/run_dp_attacks.py"

@@ -277,3 +277,46 @@ def job_threads(rule):
     threads_for), then the config's threads."""
     return lambda wildcards: dl_resources.threads_for(job_estimate(rule, wildcards),
                                                       config["threads"])
+
+
+# --------------------------------------------------------------------------------------------------
+# DP-SGD (beyond the paper; deepleak/dp.py, deepleak/audit.py): the privacy levels, checks, paths
+# --------------------------------------------------------------------------------------------------
+from deepleak import audit as dl_audit  # noqa: E402 - torch-free: the levels' names, the audit
+
+DP = config["dp"]
+DP_DATASETS = sorted(DP["datasets"])
+# eps<e> per epsilon, then clip_only: the DP-SGD targets; the non-private row is the stand-alone
+# target itself.
+DP_LEVELS = dl_audit.levels(DP["epsilons"], DP["clip_only"])
+# The attacks every DP target gets from rule dp_attacks: the stand-alone variants of dp.attacks and
+# the threshold baselines ("baselines": one scores file, one row per baseline in the table).
+DP_ATTACK_JOBS = [*DP["attacks"], "baselines"]
+
+
+def _check_dp():
+    _entries_exist("dp.datasets", DP_DATASETS)
+    stray = [d for d in DP_DATASETS if d not in STANDALONE_DATASETS]
+    if stray:
+        raise ConfigError(f"config: dp.datasets names {stray}, which are not in standalone.datasets "
+                          f"({STANDALONE_DATASETS}): a DP target trains on the stand-alone "
+                          f"target's members, and its non-private row is that target")
+    unknown = [a for a in DP["attacks"] if a not in variants.VARIANTS]
+    if unknown:
+        raise ConfigError(f"config: dp.attacks names {unknown}; choose stand-alone variants of "
+                          f"{sorted(variants.VARIANTS)}")
+    if len(set(DP_LEVELS)) != len(DP_LEVELS):
+        raise ConfigError(f"config: dp.epsilons {DP['epsilons']} repeat a value")
+
+
+_check_dp()
+
+
+def dp_train(dataset):
+    """The DP targets' recipe: the dataset's own train section with dp.train's keys over it."""
+    return {**dataset_cfg(dataset)["train"], **DP["train"]}
+
+
+def dp_attack_outputs(pattern):
+    """dp_attacks' outputs: ``pattern`` formatted per attack job (``{job}``), other wildcards kept."""
+    return [pattern.replace("{job}", job) for job in DP_ATTACK_JOBS]

@@ -81,3 +81,34 @@ rule target_statistics:
     script:
         "../../scripts/target_statistics.py"
 # ---- end of the calibrated attacks' block ---------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------------
+# DP-SGD targets (beyond the paper): the same features of each DP target, on the same records
+# (scripts/extract_features.py, as for the stand-alone target).
+# --------------------------------------------------------------------------------------------------
+rule dp_features:
+    input:
+        dataset="results/{dataset}/dataset.npz",
+        splits="results/{dataset}/standalone/{rep}/splits.npz",
+        model="results/{dataset}/dp/{rep}/models/{level}/model.pt",
+        meta="results/{dataset}/dp/{rep}/models/{level}/meta.json",
+    output:
+        features="results/{dataset}/dp/{rep}/features/{level}.npz",
+    wildcard_constraints:
+        level="|".join(map(re.escape, DP_LEVELS)),
+    log:
+        "logs/{dataset}/dp/{rep}/features_{level}.log",
+    benchmark:
+        "benchmarks/{dataset}/dp/{rep}/features_{level}.tsv"
+    threads: config["threads"]
+    resources:
+        **job_resources("dp_features"),
+    params:
+        gradient_layers=STANDALONE["gradient_layers"],
+        conv_gradient=STANDALONE["conv_gradient"],
+        max_output_features=STANDALONE["max_output_features"],
+        batching=lambda wc: dataset_cfg(wc.dataset)["features"],
+        device=config["device"],
+    script:
+        "../../scripts/extract_dp_features.py"

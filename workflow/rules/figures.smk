@@ -204,3 +204,31 @@ for _figure in FIGURES:
         input:
             f"figures/{_figure}.png",
             f"figures/{_figure}.pdf",
+
+
+# --------------------------------------------------------------------------------------------------
+# Figure DP (beyond the paper): each attack's AUC and TPR at 1 % FPR against the privacy level, the
+# targets' test accuracy on a second axis (from table_dp's CSV). `snakemake --cores all figure_dp`.
+# --------------------------------------------------------------------------------------------------
+rule figure_dp_plot:
+    input:
+        table="results/tables/table_dp.csv",
+    output:
+        png=report("figures/figure_dp.png", caption="../report/figure_dp.rst", category="Figures",
+                   subcategory="Beyond the paper"),
+        pdf="figures/figure_dp.pdf",
+    log:
+        "logs/figures/figure_dp.log",
+    benchmark:
+        "benchmarks/figures/figure_dp.tsv"
+    threads: 1
+    resources:
+        **job_resources("figure_dp_plot"),
+    script:
+        "../../scripts/plot_figure_dp.py"
+
+
+rule figure_dp:
+    input:
+        "figures/figure_dp.png",
+        "figures/figure_dp.pdf",

@@ -295,3 +295,70 @@ for _table in TABLES:
         input:
             f"results/tables/{_table}.csv",
             f"results/tables/{_table}.md",
+
+
+# --------------------------------------------------------------------------------------------------
+# Table DP (beyond the paper; deepleak/dp_table.py): every privacy level of dp.datasets' targets and
+# the non-private target, each attack's AUC and TPR at 1 % FPR with CIs, and the audit's empirical
+# epsilon beside the accountant's. `snakemake --cores all table_dp`.
+# --------------------------------------------------------------------------------------------------
+DP_TABLE_LEVELS = [*DP_LEVELS, dl_audit.NON_PRIVATE]
+# The table's attacks: dp.attacks, the loss threshold, then the calibrated attacks another rule
+# writes (dp.calibrated_attacks; the hook is described above rule dp_attacks).
+DP_TABLE_ATTACKS = [*DP["attacks"], "baseline_loss", *DP["calibrated_attacks"]]
+DP_TABLE_KEYS = [(d, lv, r, a) for d in DP_DATASETS for lv in DP_TABLE_LEVELS for r in REPLICATES
+                 for a in DP_TABLE_ATTACKS]
+
+
+def dp_attack_dir(dataset, level, rep, attack):
+    """The folder of an attack's scores.npz and metrics.json on a DP target (or, for level
+    non_private, on the stand-alone target)."""
+    job = "baselines" if attack.startswith("baseline_") else attack
+    if level == dl_audit.NON_PRIVATE:
+        return f"results/{dataset}/standalone/{rep}/attacks/{job}"
+    return f"results/{dataset}/dp/{rep}/attacks/{level}/{job}"
+
+
+def dp_meta(dataset, level, rep):
+    if level == dl_audit.NON_PRIVATE:
+        return f"results/{dataset}/standalone/{rep}/models/target/meta.json"
+    return f"results/{dataset}/dp/{rep}/models/{level}/meta.json"
+
+
+rule make_dp_table:
+    input:
+        metrics=[f"{dp_attack_dir(*k)}/metrics.json" for k in DP_TABLE_KEYS],
+        scores=[f"{dp_attack_dir(*k)}/scores.npz" for k in DP_TABLE_KEYS],
+        meta=[dp_meta(d, lv, r) for d in DP_DATASETS for lv in DP_TABLE_LEVELS for r in REPLICATES],
+        provenance=provenance(DP_DATASETS),
+    output:
+        csv=report("results/tables/table_dp.csv", caption="../report/table_dp.rst",
+                   category="Tables", subcategory="Beyond the paper", labels={"table": "table_dp"}),
+        md="results/tables/table_dp.md",
+    log:
+        "logs/tables/table_dp.log",
+    benchmark:
+        "benchmarks/tables/table_dp.tsv"
+    threads: 1
+    resources:
+        **job_resources("make_dp_table"),
+    params:
+        entries=DP_TABLE_KEYS,
+        datasets=DP_DATASETS,
+        levels=DP_TABLE_LEVELS,
+        replicates=REPLICATES,
+        # The audit's seeded split of the attack-test records into selection / evaluation halves.
+        audit_seeds={f"{d}/{lv}": artifact_seed(d, "dp", lv, "audit") for d in DP_DATASETS
+                     for lv in DP_TABLE_LEVELS},
+        delta=DP["delta"],
+        accountant=DP["accountant"],
+        max_grad_norm=DP["max_grad_norm"],
+        confidence=DP["audit_confidence"],
+    script:
+        "../../scripts/make_dp_table.py"
+
+
+rule table_dp:
+    input:
+        "results/tables/table_dp.csv",
+        "results/tables/table_dp.md",

@@ -116,3 +116,38 @@ rule train_references:
     script:
         "../../scripts/train_references.py"
 # ---- end of the calibrated attacks' block ---------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------------
+# DP-SGD targets (beyond the paper; deepleak/dp.py): the stand-alone target's architecture, members,
+# test records and initialisation, trained by DP-SGD with Opacus at each privacy level of the config
+# (eps<e>: the noise for that epsilon at dp.delta; clip_only: per-example clipping, no noise). The
+# non-private row of table_dp is the stand-alone target itself.
+# --------------------------------------------------------------------------------------------------
+rule train_dp:
+    input:
+        dataset="results/{dataset}/dataset.npz",
+        splits="results/{dataset}/standalone/{rep}/splits.npz",
+    output:
+        model="results/{dataset}/dp/{rep}/models/{level}/model.pt",
+        meta="results/{dataset}/dp/{rep}/models/{level}/meta.json",
+        history="results/{dataset}/dp/{rep}/models/{level}/history.csv",
+    wildcard_constraints:
+        level="|".join(map(re.escape, DP_LEVELS)),
+    log:
+        "logs/{dataset}/dp/{rep}/train_{level}.log",
+    benchmark:
+        "benchmarks/{dataset}/dp/{rep}/train_{level}.tsv"
+    threads: config["threads"]
+    resources:
+        **job_resources("train_dp"),
+    params:
+        model_cfg=lambda wc: dataset_cfg(wc.dataset)["model"],
+        train=lambda wc: dp_train(wc.dataset),
+        dp={k: DP[k] for k in ("delta", "max_grad_norm", "accountant", "grad_sample_mode")},
+        device=config["device"],
+        # The stand-alone target's seed: the same initial weights as the non-private target.
+        init_seed=lambda wc: artifact_seed(wc.dataset, "standalone", wc.rep, "target"),
+        seed=lambda wc: artifact_seed(wc.dataset, "dp", wc.rep, wc.level),
+    script:
+        "../../scripts/train_dp_model.py"
