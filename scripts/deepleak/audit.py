@@ -82,7 +82,9 @@ def epsilon_from_rates(tpr, fpr, delta: float = 0.0) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         a = np.log(np.maximum(tpr - delta, 0.0) / fpr)
         b = np.log(np.maximum(1.0 - fpr - delta, 0.0) / (1.0 - tpr))
-    out = np.fmax(np.nan_to_num(a, nan=-np.inf), np.nan_to_num(b, nan=-np.inf))
+    # 0 / 0 (nan) implies nothing; x / 0 stays infinite.
+    keep = dict(nan=-np.inf, posinf=np.inf, neginf=-np.inf)
+    out = np.fmax(np.nan_to_num(a, **keep), np.nan_to_num(b, **keep))
     return np.maximum(out, 0.0)
 
 

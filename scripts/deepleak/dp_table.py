@@ -64,7 +64,7 @@ def markdown(df: pd.DataFrame, *, dataset_headers: dict[str, str], notes: list[s
     lines = ["# Table DP: the paper's attacks against DP-SGD targets (beyond the paper)", ""]
     lines += [f"- {n}" for n in notes]
     headers = ["Target", "Accountant ε", "Test acc. %", "Attack", "AUC (95% CI)",
-               f"TPR @ {pct}% FPR, % (95% CI)", "Empirical ε: lower bound [interval]",
+               f"TPR @ {pct}% FPR, % (95% CI)", "Empirical ε ≥ (95 %)", "Empirical ε: point, upper",
                "max. resolvable"]
     for dataset, group in df.groupby("dataset", sort=False):
         lines += ["", f"## {dataset_headers.get(dataset, dataset)}", ""]
@@ -72,8 +72,8 @@ def markdown(df: pd.DataFrame, *, dataset_headers: dict[str, str], notes: list[s
         for _, r in group.iterrows():
             cells = [r["privacy"], _eps(r["accountant_epsilon"]), tables.fmt(r["test_acc"], 1),
                      r["row"], tables._with_ci(r, "auc", 3), tables._with_ci(r, key, 2),
-                     f"{r['audit_epsilon_lower']:.2f} [{_eps(r['audit_epsilon_lower'])}, "
-                     f"{_eps(r['audit_epsilon_upper'])}] (point {_eps(r['audit_epsilon'])})",
+                     _eps(r["audit_epsilon_lower"]),
+                     f"{_eps(r['audit_epsilon'])}, ≤ {_eps(r['audit_epsilon_upper'])}",
                      f"{r['audit_max_resolvable']:.2f}"]
             lines.append("| " + " | ".join(map(str, cells)) + " |")
     return "\n".join(lines) + "\n"
@@ -99,7 +99,8 @@ def notes(*, accountant: str, delta: float, confidence: float, n_replicates: int
         "seeded half of the attack-test records, its TPR and FPR counted on the other half and "
         f"bounded by Clopper-Pearson intervals ({100 * confidence:g} % together); lower bound "
         "max(log((TPR_lo - δ) / FPR_hi), log((1 - FPR_hi - δ) / (1 - TPR_lo))), the interval's "
-        "upper end from the opposite ends of both intervals, the point from the rates themselves"
+        "upper end from the opposite ends of both intervals, the point from the rates themselves "
+        "(∞ where no non-member of the evaluation half passes the threshold)"
         + ("; the first replicate's." if n_replicates > 1 else ".")
         + " It audits membership of the natural records, one model, not inserted canaries: a "
         "lower bound on this run's leakage, not a worst-case audit.",
