@@ -40,6 +40,13 @@ def standalone(results, dataset, rep, name, scenario="standalone"):
                          attacks[name]["metrics"]["test"])
 
 
+def calibrated(results, dataset, rep, name):
+    """A calibrated attack (LiRA, RMIA: rule calibrated_attacks) on the attack-test records."""
+    attacks, scores = results(dataset, "standalone", rep, "calibrated")
+    return claims.Scored(scores["records"], scores["member"], scores[name],
+                         attacks[name]["metrics"]["test"])
+
+
 def federated(results, dataset, rep, attack, test, epochs):
     """A federated row ("<run>:<observer>") at some observed epochs on one test set: the central
     attacker's per-party test sets pooled, as its metrics are."""
@@ -94,7 +101,11 @@ def sides_of(table, dataset, results, replicates, p):
     """The Sides of a claim's table on one dataset, by row name, and the table's own rows (the
     loss threshold is printed under it, not one of them) in order as the profile ran them (for
     chains)."""
-    if table == "table9":
+    if table == "table_calibrated":  # every calibrated attack, from its one scores.npz
+        attacks, _ = results(dataset, "standalone", replicates[0], "calibrated")
+        rows = [(name, record["description"], lambda rep, name=name: calibrated(
+            results, dataset, rep, name)) for name, record in attacks.items()]
+    elif table == "table9":
         rows = [(r.name, r.label,
                  lambda rep, r=r: standalone(results, dataset, rep, r.attack, "finetune"))
                 for r in paper.TABLE9.rows]

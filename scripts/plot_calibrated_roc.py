@@ -22,9 +22,16 @@ def main(calibrated_scores, calibrated_metrics, paper_paths, baselines_path, pro
         curves[f"Paper: {paper.TABLE8.row(name).label}"] = curve(p["score"], p["member"])
     base = artifacts.load_npz(baselines_path)
     curves["Loss threshold (baseline)"] = curve(base["loss"], base["member"])
+    # Colours repeat after ten curves: the paper's attacks and the baseline dashed, in black and
+    # grey, the white-box LiRA rows dotted.
+    styles = {f"Paper: {paper.TABLE8.row(paper_attacks[0]).label}": {"ls": "--", "color": "0.0"},
+              "Loss threshold (baseline)": {"ls": "--", "color": "0.55"},
+              **{label: {"ls": ":"} for label in curves if label.startswith("White-box LiRA")}}
+    if len(paper_attacks) > 1:
+        styles[f"Paper: {paper.TABLE8.row(paper_attacks[1]).label}"] = {"ls": "-.", "color": "0.0"}
     fig = plots.roc_figure(curves, f"{dataset} ({source}): calibrated attacks (LiRA, RMIA) beside "
                                    f"the paper's attacks",
-                           highlight=attacks["lira_online"]["description"])
+                           highlight=attacks["lira_online"]["description"], styles=styles)
     plots.save(fig, png, pdf)
 
 

@@ -10,11 +10,13 @@ import make_claims
 import numpy as np
 import pandas as pd
 import pytest
-from deepleak import artifacts, claims, metrics, paper
+from deepleak import artifacts, calibration, claims, metrics, paper
 
 SETTINGS = dict(n_bootstrap=200, seed=0, confidence=0.95)
+_CALIBRATED = calibration.attack_names(["fc1", "fc2"])
 TABLES = {**paper.STANDALONE_TABLES, "table7": paper.TABLE7, "table9": paper.TABLE9,
-          **paper.FEDERATED_TABLES}
+          **paper.FEDERATED_TABLES,
+          "table_calibrated": paper.calibrated_table(_CALIBRATED, {n: n for n in _CALIBRATED})}
 
 
 def scored(strength, seed, *, n=400, offset=0):

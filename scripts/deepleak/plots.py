@@ -64,12 +64,14 @@ def figure4(norms: dict[str, tuple[np.ndarray, np.ndarray]], titles: dict[str, s
 
 
 def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], title: str,
-               highlight: str | None = None):
+               highlight: str | None = None, styles: dict[str, dict] | None = None):
     """ROC curves on linear axes and on log-log axes (low-FPR regime, Carlini et al. 2022). Curve
-    labels and ``title`` are the caller's, in the paper's words (an attack's description)."""
+    labels and ``title`` are the caller's, in the paper's words (an attack's description);
+    ``styles``: matplotlib line settings of some curves, by label."""
     fig, (lin, log) = _panels(2)
     for label, (fpr, tpr, auc) in curves.items():
         style = {"lw": 2.2} if label == highlight else {"lw": 1.0, "alpha": 0.8}
+        style.update((styles or {}).get(label, {}))
         for ax in (lin, log):
             ax.plot(fpr, tpr, label=f"{label} (AUC {auc:.3f})", **style)
     grid = np.logspace(-5, 0, 100)

@@ -161,8 +161,8 @@ rule make_federated_table:
 CLAIM_TABLES = sorted({claim.table for claim in paper.CLAIMS})
 CLAIM_DATASETS = {
     t: {"table9": FINETUNE_DATASETS, "table10": FEDERATED_DATASETS,
-        "table12": FEDERATED["sweep_datasets"], "table13": FEDERATED["sweep_datasets"]}.get(
-        t, STANDALONE_DATASETS)
+        "table12": FEDERATED["sweep_datasets"], "table13": FEDERATED["sweep_datasets"],
+        "table_calibrated": CALIBRATED_DATASETS}.get(t, STANDALONE_DATASETS)
     for t in CLAIM_TABLES
 }
 
@@ -180,7 +180,10 @@ def claim_jobs():
             *([d, "finetune", r, t] for d in FINETUNE_DATASETS for r in REPLICATES
               for t in FINETUNE_TASKS),
             *([d, "federated", r, run] for d in FEDERATED_DATASETS for r in REPLICATES
-              for run in federated_runs(d))]
+              for run in federated_runs(d)),
+            # The calibrated attacks' claim (deepleak/paper.py CALIBRATED_CLAIMS).
+            *([d, "standalone", r, "calibrated"] for d in CLAIM_DATASETS.get("table_calibrated", [])
+              for r in REPLICATES)]
 
 
 CLAIM_JOBS = claim_jobs()
