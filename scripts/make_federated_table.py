@@ -4,7 +4,7 @@ from collections import defaultdict
 from dataclasses import replace
 
 import numpy as np
-from deepleak import artifacts, federated, paper, tables
+from deepleak import artifacts, federated_runs, paper, tables
 from deepleak.baselines import TRACE_BASELINES
 
 
@@ -62,7 +62,7 @@ def rows_of(table, dataset, source, runs, run, confidence, *, observed, epoch_se
     out = []
     for r, e in zip(rows, epochs, strict=True):
         name, observer = r.attack.split(":")
-        key = f"{observer}:{federated.epochs_label(e)}"
+        key = f"{observer}:{federated_runs.epochs_label(e)}"
         context = [m["context"] for m in runs[name]]
         out.append(tables.row(
             table.key, dataset, source,
