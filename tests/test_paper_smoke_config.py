@@ -19,6 +19,8 @@ ALLOWED = {
     "standalone.track_records": "records followed through training (Figure 3)",
     "federated.track_records": "records followed through the rounds (Figure 7)",
     "unsupervised.clustering.max_points": "a cap on the records clustered",
+    "standalone.per_class_min_records": "records per class Figures 2 and 6 need (a few hundred "
+                                        "test records leave few per class of 100)",
     "metrics.n_bootstrap": "bootstrap resamples",
     # Epochs and rounds.
     "datasets.*.train.epochs": "training epochs",
