@@ -22,9 +22,11 @@ ALLOWED = {
     "standalone.per_class_min_records": "records per class Figures 2 and 6 need (a few hundred "
                                         "test records leave few per class of 100)",
     "metrics.n_bootstrap": "bootstrap resamples",
+    "calibrated.population": "RMIA's population records (the generated archives hold 1,200)",
     # Epochs and rounds.
     "datasets.*.train.epochs": "training epochs",
     "finetune.train.epochs": "fine-tuning epochs",
+    "dp.train.epochs": "DP-SGD epochs",
     "attack_model.epochs": "attack-model epochs",
     "unsupervised.epochs": "encoder-decoder epochs",
     "federated.per_dataset.*.rounds": "FedAvg rounds",
