@@ -5,7 +5,8 @@ import torch
 from deepleak import attack, features, metrics, models, training, variants
 
 HP = dict(component_widths=[32, 16], gradient_widths=[32, 16], kernels=4, encoder_widths=[32, 16],
-          dropout=0.0, init_std=0.01, lr=0.003, batch_size=64, epochs=15)
+          dropout=0.0, init_std=0.01, lr=0.003, batch_size=64, epochs=15,
+          input_scaling="fan_in", selection="balanced_mse")
 
 
 def _data(n, d=20, classes=10, seed=0):

@@ -321,6 +321,8 @@ def test_features_and_attack_on_a_cnn():
     member = np.r_[np.ones(20), np.zeros(20)].astype(np.int64)
     hp = {
         "component_widths": [8, 4],
+        "input_scaling": "fan_in",
+        "selection": "balanced_mse",
         "gradient_widths": [8, 4],
         "kernels": 2,
         "encoder_widths": [8],
@@ -346,6 +348,8 @@ def test_kernel_mode_attack_component_reads_the_gradient_matrix():
     inputs = attack.gather_inputs(feats, spec)
     hp = {
         "component_widths": [8, 4],
+        "input_scaling": "fan_in",
+        "selection": "balanced_mse",
         "gradient_widths": [8, 4],
         "kernels": 3,
         "encoder_widths": [8],

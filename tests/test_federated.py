@@ -361,7 +361,8 @@ def test_split_that_does_not_fit_names_the_fix():
 
 # --- the multi-observation attack on planted leakage ----------------------------------------------
 HP = dict(component_widths=[16, 8], gradient_widths=[16, 8], kernels=2, encoder_widths=[16, 8],
-          dropout=0.0, init_std=0.01, lr=0.01, batch_size=32, epochs=15)
+          dropout=0.0, init_std=0.01, lr=0.01, batch_size=32, epochs=15,
+          input_scaling="fan_in", selection="balanced_mse")
 
 
 def _planted_view(n, T, signal, seed=0):

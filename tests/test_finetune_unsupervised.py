@@ -20,7 +20,8 @@ from sklearn.neighbors import kneighbors_graph
 ROOT = Path(__file__).resolve().parents[1]
 torch.set_num_threads(1)  # tiny tensors: more threads only add contention on a shared machine
 HP = dict(component_widths=[32, 16], gradient_widths=[32, 16], kernels=4, encoder_widths=[32, 16],
-          dropout=0.0, init_std=0.01, lr=0.003, batch_size=64, epochs=15)
+          dropout=0.0, init_std=0.01, lr=0.003, batch_size=64, epochs=15,
+          input_scaling="fan_in", selection="balanced_mse")
 UNSUP = dict(decoder_targets=list(unsupervised.DECODER_TARGETS), decoder_widths=[16],
              decoder_loss="mse", init_std=0.01, lr=0.003, batch_size=64, epochs=25,
              clustering=dict(n_neighbors=10, max_points=300))

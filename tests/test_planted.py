@@ -42,7 +42,8 @@ N_RECORDS, N_FEATURES, N_CLASSES = 800, 20, 10
 MODEL = {"arch": "fc", "hidden": [64, 32], "activation": "tanh", "checkpoint": None}
 TRAIN = {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 40, "weight_decay": 0.0}
 HP = dict(component_widths=[16, 8], gradient_widths=[16, 8], kernels=2, encoder_widths=[16, 8],
-          dropout=0.0, init_std=0.01, lr=0.01, batch_size=32, epochs=12)
+          dropout=0.0, init_std=0.01, lr=0.01, batch_size=32, epochs=12,
+          input_scaling="fan_in", selection="balanced_mse")
 UNSUP = dict(decoder_targets=["loss", "correct", "confidence", "entropy", "grad_norm"],
              decoder_widths=[8], decoder_loss="mse", init_std=0.1, lr=0.01, batch_size=32,
              epochs=15, clustering=dict(n_neighbors=10, max_points=300))

@@ -19,7 +19,8 @@ from sklearn.metrics import roc_auc_score
 torch.set_num_threads(1)
 
 HP = dict(component_widths=[32, 16], gradient_widths=[32, 16], kernels=4, encoder_widths=[32, 16],
-          dropout=0.0, init_std=0.01, lr=0.003, batch_size=32, epochs=10)
+          dropout=0.0, init_std=0.01, lr=0.003, batch_size=32, epochs=10,
+          input_scaling="fan_in", selection="balanced_mse")
 SIZES = dict(target_train=160, target_test=160, shadow_train=80, shadow_test=80,
              attack_train_members=80, attack_train_nonmembers=80, attack_test_members=60,
              attack_test_nonmembers=60)

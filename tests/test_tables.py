@@ -35,7 +35,8 @@ from deepleak import (
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "workflow/schemas/metrics.schema.json").read_text())
 HP = dict(component_widths=[16, 8], gradient_widths=[16, 8], kernels=2, encoder_widths=[16, 8],
-          dropout=0.0, init_std=0.01, lr=0.003, batch_size=32, epochs=3)
+          dropout=0.0, init_std=0.01, lr=0.003, batch_size=32, epochs=3,
+          input_scaling="fan_in", selection="balanced_mse")
 EVALUATE = dict(n_bootstrap=20, confidence=0.95, seed=0)
 ALL_TABLES = [*paper.STANDALONE_TABLES.values(), paper.TABLE7, paper.TABLE9,
               *paper.FEDERATED_TABLES.values()]

@@ -164,12 +164,6 @@ class AttackModel(nn.Module):
 INPUT_SCALINGS = ("fan_in", "unit")
 
 
-def input_scaling(hp: dict) -> str:
-    """The attack model's input scaling (``attack_model.input_scaling``; a ``hp`` without it, as
-    the tests' small models, gets the schema's default)."""
-    return hp.get("input_scaling", INPUT_SCALINGS[0])
-
-
 @dataclass
 class Standardiser:
     """Per-feature affine scaling fitted on the attack's training records only.
@@ -324,7 +318,7 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
     """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    std = Standardiser.fit(train_inputs, input_scaling(hp))
+    std = Standardiser.fit(train_inputs, hp["input_scaling"])
     tr, va = std(train_inputs), std(val_inputs)
     model = AttackModel(features, input_dims(train_inputs), n_classes, hp, n_observations)
     opt = training.make_optimizer(model, {"optimizer": "adam", "lr": hp["lr"]})
@@ -332,7 +326,7 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
     nonmember_idx = torch.as_tensor(np.flatnonzero(train_member == 0))
     half = hp["batch_size"] // 2
     target = torch.cat([torch.ones(half), torch.zeros(half)])
-    select = SELECTIONS[hp.get("selection", next(iter(SELECTIONS)))]
+    select = SELECTIONS[hp["selection"]]
     best = (-np.inf, None, -1)
     history = []
     progress = Progress(log, "attack epoch", hp["epochs"])

@@ -93,7 +93,7 @@ def fit(inputs: dict[str, np.ndarray], targets: np.ndarray, features: attack.Att
     """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    std = attack.Standardiser.fit(inputs, attack.input_scaling(hp))
+    std = attack.Standardiser.fit(inputs, hp["input_scaling"])
     x = std(inputs)
     mean, scale = targets.mean(0), targets.std(0)
     scale = np.where(scale > 1e-12, scale, 1.0)  # a constant target (all correct) stays at 0
