@@ -152,9 +152,9 @@ def test_the_smoke_run_stays_small(smoke):
 # conv-layer gradients at a time, config/paper.yaml).
 MEMORY_DATASET = "cifar100_resnet"
 # Featured records (the attack's known and test members + non-members), both several batches: the
-# allocator's peak rises over the first batches and then stays (exact peaks, one malloc arena:
-# 1,602, 1,706, 1,982 and 2,037 MB at 200, 400, 800 and 1,600 records), so a first size of one batch
-# would read the warm-up as growth.
+# allocator's peak rises over the first batches and then stays (exact peaks: 1,706, 1,982 and
+# 2,037 MB at 400, 800 and 1,600 records with one malloc arena), so a first size of one batch would
+# read the warm-up as growth.
 MEMORY_RECORDS = (800, 1600)
 
 
