@@ -212,7 +212,8 @@ def test_feature_extraction_memory_does_not_grow_with_the_records(tmp_path):
           f"{MEMORY_RECORDS[0]} records (features {small_out:.1f} MB), {large_rss:.0f} MB at "
           f"{MEMORY_RECORDS[1]} (features {large_out:.1f} MB)")
     # The job holds its output (the features) in memory before writing it; everything else is
-    # bounded by the batch and chunk sizes. 100 MB of slack for the allocator: what this guards
-    # against is per-record memory (800 more records' per-example ResNet gradients would add
-    # ~5 GB, their raw activations hundreds of MB).
-    assert large_rss - small_rss <= 2 * (large_out - small_out) + 100
+    # bounded by the batch and chunk sizes. 250 MB of slack for the allocator, whose peak varies
+    # between runs (800 -> 1,600 records measured +55 and +126 MB on a quiet machine): what this
+    # guards against is per-record memory (800 more records' per-example ResNet gradients would add
+    # ~5 GB; anything above ~0.3 MB a record shows).
+    assert large_rss - small_rss <= 2 * (large_out - small_out) + 250
