@@ -3,7 +3,6 @@ calibrated_table): each calibrated attack beside the paper's black-box and white
 attacks and the loss threshold, on the same attack-test records."""
 from collections import defaultdict
 
-import numpy as np
 import pandas as pd
 from deepleak import artifacts, calibration, files, metrics, paper, tables
 
@@ -46,6 +45,10 @@ def main(metrics_paths, target_paths, provenance_paths, risk_paths, scores_paths
         risk = artifacts.load_json(path)
         any_ = risk["exposed_by_any"]["fraction_of_members"]
         lines += ["", f"## {dataset}, {rep}", "",
+                  *([] if risk["resolvable"] else [
+                      f"(Only {risk['n_nonmembers']:,} non-members: the threshold is the highest "
+                      f"non-member's score, an FPR of 0 rather than {100 * risk['fpr']:g} %.)",
+                      ""]),
                   f"Members exposed at {100 * risk['fpr']:g} % FPR by at least one attack: "
                   f"{100 * any_:.1f} % of {risk['n_members']:,}; by each: "
                   + ", ".join(f"{name} {100 * e['fraction_of_members']:.1f} %"
@@ -69,7 +72,7 @@ def main(metrics_paths, target_paths, provenance_paths, risk_paths, scores_paths
             cal = artifacts.load_npz(paths[0])
             scores = {k: v for k, v in cal.items() if k not in ("records", "member")}
             for name, path in zip(paper_attacks, paths[1:], strict=True):
-                scores[name] = _aligned(artifacts.load_npz(path), cal["records"])
+                scores[name] = metrics.scores_on(artifacts.load_npz(path), cal["records"])
             reps.append(scores)
             members.append(cal["member"])
         for row in calibration.compare(pairs, reps, members, n_bootstrap=n_bootstrap, seed=seed,
@@ -100,14 +103,6 @@ def _diff(row, key, scale, digits):
     lo, hi = row[f"{key}_ci"] or (float("nan"), float("nan"))
     return (f"{scale * row[key]:+.{digits}f} [{scale * lo:+.{digits}f}, {scale * hi:+.{digits}f}]"
             f" {row[f'{key}_verdict']}")
-
-
-def _aligned(scores, records):
-    order = np.argsort(scores["records"], kind="stable")
-    pos = order[np.searchsorted(scores["records"], records, sorter=order)]
-    if not np.array_equal(scores["records"][pos], records):
-        raise ValueError("the paper's attack does not score the calibrated attacks' records")
-    return scores["score"][pos]
 
 
 if __name__ == "__main__":

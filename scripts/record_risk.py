@@ -3,7 +3,7 @@ under every calibrated attack and the paper's black-box and white-box (gradients
 loss threshold, its rank, whether the attack exposes it at 0.1 % FPR, and the fraction exposed."""
 import numpy as np
 import pandas as pd
-from deepleak import artifacts, calibration, files
+from deepleak import artifacts, calibration, files, metrics
 
 FPR = 0.001
 
@@ -14,13 +14,16 @@ def main(calibrated_path, paper_paths, baselines_path, target_path, dataset_path
     records, member = cal["records"], cal["member"].astype(bool)
     scores = {k: v for k, v in cal.items() if k not in ("records", "member")}
     for name, path in zip(paper_attacks, paper_paths, strict=True):
-        scores[name] = _aligned(artifacts.load_npz(path), "score", records)
-    scores["baseline_loss"] = _aligned(artifacts.load_npz(baselines_path), "loss", records)
+        scores[name] = metrics.scores_on(artifacts.load_npz(path), records)
+    scores["baseline_loss"] = metrics.scores_on(artifacts.load_npz(baselines_path), records, "loss")
     target = artifacts.load_npz(target_path)
     y = artifacts.load_npz(dataset_path)["y"]
     df = pd.DataFrame({"record": records, "member": member.astype(int), "label": y[records],
-                       "target_loss": _aligned(target, "loss", records)})
+                       "target_loss": metrics.scores_on(target, records, "loss")})
+    # With fewer than 1 / FPR non-members the threshold is the highest non-member's score, an FPR
+    # of 0 rather than FPR: the summary says so, and the table prints it.
     summary = {"fpr": FPR, "n_members": int(member.sum()), "n_nonmembers": int((~member).sum()),
+               "resolvable": bool((~member).sum() >= metrics.min_nonmembers(FPR)),
                "exposed": {}}
     exposed_any = np.zeros(len(records), dtype=bool)
     for name, s in scores.items():
@@ -42,15 +45,6 @@ def main(calibrated_path, paper_paths, baselines_path, target_path, dataset_path
     with files.atomic_path(csv_out, ".csv") as tmp:
         df.to_csv(tmp, index=False, float_format="%.6g")
     artifacts.save_json(summary_out, summary)
-
-
-def _aligned(scores: dict, key: str, records: np.ndarray) -> np.ndarray:
-    order = np.argsort(scores["records"], kind="stable")
-    pos = np.searchsorted(scores["records"], records, sorter=order)
-    if not np.array_equal(scores["records"][order[pos]], records):
-        raise ValueError("an attack's scores.npz does not score the attack-test records of the "
-                         "calibrated attacks; rerun it")
-    return np.asarray(scores[key], dtype=np.float64)[order[pos]]
 
 
 if __name__ == "__main__":

@@ -54,3 +54,16 @@ def test_snakemake_stops_before_any_job(tmp_path):
                           str(tmp_path / "bad.yaml")], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode != 0
     assert "epochs" in out.stderr + out.stdout and "minimum" in out.stderr + out.stdout
+
+
+def test_a_dp_target_whose_recipe_dp_sgd_would_drop_stops_the_plan(tmp_path):
+    # DP-SGD steps at one learning rate on the raw records: milestones or augmentation in the
+    # dataset's recipe would be dropped without a word, so planning stops and says which keys.
+    bad = load("test.yaml")
+    bad["datasets"]["purchase100"]["train"]["lr_milestones"] = [1]
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile",
+                          str(tmp_path / "bad.yaml")], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode != 0
+    said = out.stdout + out.stderr
+    assert "lr_milestones" in said and "dp.datasets" in said, said[-2000:]

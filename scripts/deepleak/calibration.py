@@ -88,10 +88,9 @@ def loss_from_logits(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, -phi)
 
 
-def true_class_probability(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """p_y = sigmoid(phi), RMIA's Pr(x | theta)."""
-    phi = logit_confidence(logits, labels)
-    return np.exp(-np.logaddexp(0.0, -phi))
+def probability(phi: np.ndarray) -> np.ndarray:
+    """p_y = sigmoid(phi) from the logit-scaled confidence: RMIA's Pr(x | theta)."""
+    return np.exp(-np.logaddexp(0.0, -np.asarray(phi, dtype=np.float64)))
 
 
 def model_statistics(net, X, y, *, device: str = "cpu", batch_size: int = 1024,
@@ -353,7 +352,7 @@ def run_attacks(target: dict[str, np.ndarray], references: dict[str, np.ndarray]
         t[phi], r[phi], member_mask, online=True, global_variance=global_variance)
     scores["lira_offline"], info["lira_offline"] = lira(
         t[phi], r[phi], member_mask, online=False, global_variance=global_variance)
-    p = lambda v: np.exp(-np.logaddexp(0.0, -v))  # noqa: E731 - sigmoid(phi) = p_y
+    p = probability
     scores["rmia_offline"] = rmia_offline(p(t[phi]), p(r[phi]), member_mask,
                                           p(target[phi][pr]), p(references[phi][:, pr]),
                                           a=a, gamma=gamma)
@@ -388,14 +387,13 @@ def threshold(name: str) -> float:
 # --------------------------------------------------------------------------------------------------
 def exposure(scores: np.ndarray, member: np.ndarray, fpr: float) -> tuple[np.ndarray, float]:
     """Which records an attack calls members at its threshold for ``fpr`` on these records (the
-    rule of deepleak.metrics.tpr_at_fpr: strictly above the (k + 1)-th highest non-member score,
-    k = floor(fpr x non-members)), and that threshold. Only members can be exposed: a non-member
-    above it is a false positive."""
+    rule of the TPR at that FPR, deepleak.metrics.fpr_threshold), and that threshold. Only members
+    can be exposed: a non-member above it is a false positive."""
+    from deepleak import metrics
+
     scores = np.asarray(scores, dtype=np.float64)
     member = np.asarray(member).astype(bool)
-    n = np.sort(scores[~member])[::-1]
-    k = int(np.floor(fpr * len(n) + 1e-9))
-    thr = -np.inf if k >= len(n) else float(n[k])
+    thr = float(metrics.fpr_threshold(scores[~member], fpr)[0])
     return (scores > thr) & member, thr
 
 

@@ -59,12 +59,19 @@ def tpr_at_fpr(member_scores: np.ndarray, nonmember_scores: np.ndarray, fpr: flo
     (k + 1)-th highest non-member score, k = floor(fpr * non-members): the ROC curve's operating
     point with the most members among those with at most k non-members."""
     bm, bn = np.atleast_2d(member_scores), np.atleast_2d(nonmember_scores)
+    thr = fpr_threshold(bn, fpr)
+    return (bm > thr[:, None]).mean(1), (bn > thr[:, None]).mean(1)
+
+
+def fpr_threshold(nonmember_scores: np.ndarray, fpr: float) -> np.ndarray:
+    """The threshold of :func:`tpr_at_fpr` for each row of non-member scores: the (k + 1)-th
+    highest, k = floor(fpr * non-members), so that at most k non-members lie strictly above it
+    (-inf where every non-member may)."""
+    bn = np.atleast_2d(nonmember_scores)
     k = int(np.floor(fpr * bn.shape[1] + 1e-9))  # non-members allowed above the threshold
     if k >= bn.shape[1]:
-        thr = np.full(bn.shape[0], -np.inf)
-    else:
-        thr = np.partition(bn, bn.shape[1] - 1 - k, axis=1)[:, bn.shape[1] - 1 - k]
-    return (bm > thr[:, None]).mean(1), (bn > thr[:, None]).mean(1)
+        return np.full(bn.shape[0], -np.inf)
+    return np.partition(bn, bn.shape[1] - 1 - k, axis=1)[:, bn.shape[1] - 1 - k]
 
 
 def _auc_ranks(member_scores: np.ndarray, nonmember_scores: np.ndarray) -> np.ndarray:
@@ -156,6 +163,19 @@ def evaluate(scores: np.ndarray, member: np.ndarray, *, threshold: float = 0.5,
 # The difference between two attacks, with its CI
 # --------------------------------------------------------------------------------------------------
 DIFFERENCE_METRICS = ("accuracy", "auc")
+
+
+def scores_on(scores_file: dict, records: np.ndarray, key: str = "score") -> np.ndarray:
+    """An attack's ``key`` scores (a scores.npz: ``records`` and one score array per attack or
+    baseline) in the order of ``records``; every one of them must be scored."""
+    have = np.asarray(scores_file["records"])
+    order = np.argsort(have, kind="stable")
+    pos = np.searchsorted(have, records, sorter=order)
+    pos = order[np.minimum(pos, len(have) - 1)]
+    if len(have) == 0 or not np.array_equal(have[pos], records):
+        raise ValueError("a scores.npz does not score every record asked for (attacks scored on "
+                         "different attack-test sets); rerun the attacks of this dataset")
+    return np.asarray(scores_file[key], dtype=np.float64)[pos]
 
 
 def align(records_a: np.ndarray, records_b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -250,8 +270,8 @@ def replicate_difference(values_a, values_b, confidence: float = 0.95) -> dict:
 
 def roc_points(scores: np.ndarray, member: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every operating point of the ROC curve: (fpr, tpr, threshold), one per distinct score from the
-    highest down, a record called a member when its score is >= the threshold, after the point
+    """Every operating point of the ROC curve: (fpr, tpr, threshold), one per distinct score from
+    the highest down, a record called a member when its score is >= the threshold, after the point
     (0, 0) at threshold +inf (scikit-learn's roc_curve with drop_intermediate=False)."""
     scores = np.asarray(scores, dtype=np.float64)
     member = np.asarray(member).astype(bool)
@@ -294,8 +314,8 @@ def record(kind: str, description: str, results: dict[str, dict], *, features: d
            training: dict | None = None, **details) -> dict:
     """One attack's entry in a metrics.json: what it is (``kind``: the supervised attack model of
     §III-E, a threshold baseline, the unsupervised attack, supervised attacks pooled over
-    parties, or a calibrated attack from reference models: deepleak/calibration.py), what it read, how it was trained, and its metrics (:func:`evaluate`) on each test set
-    by name (``"test"``; ``"targets"`` for the active federated attacks' target records)."""
+    parties, or a calibrated attack from reference models: deepleak/calibration.py), what it
+    read, how it was trained, and its metrics (:func:`evaluate`) on each test set by name (``"test"``; ``"targets"`` for the active federated attacks' target records)."""
     if kind not in KINDS:
         raise ValueError(f"unknown attack kind {kind!r}; known: {KINDS}")
     return {"kind": kind, "description": description, "features": features, "training": training,

@@ -52,27 +52,15 @@ def train_batched(model_cfg: dict, in_features, n_classes: int, Xs, ys, train: d
 
 def train_one(model_cfg: dict, in_features, n_classes: int, X, y, train: dict, seed: int,
               device: str = "cpu"):
-    """One model alone: ``training.fit``'s epochs (its optimizer, learning-rate milestones,
-    augmentation and the batch order of ``Generator().manual_seed(seed)``) without its per-epoch
-    evaluation, which a reference model does not need (nor does ``batched.fit`` make it)."""
-    import torch
-
+    """One model alone, as ``training.fit`` trains the target (its optimizer, learning-rate
+    milestones, augmentation and batch order from ``seed``), without its per-epoch evaluation,
+    which a reference model does not need (nor does ``batched.fit`` make it)."""
     from deepleak import models, training
 
-    dev = training.resolve_device(device)
-    net = models.build_model(model_cfg, in_features, n_classes, seed=seed).to(dev)
-    generator = training.seed_everything(seed)
-    Xt, yt = _as_tensors(X, y, dev)
-    opt = training.make_optimizer(net, train)
-    scheduler = (torch.optim.lr_scheduler.MultiStepLR(opt, train["lr_milestones"],
-                                                      gamma=train.get("lr_gamma", 0.1))
-                 if train.get("lr_milestones") else None)
-    augment = training.augmentation(train.get("augment", "none"))
-    for _ in range(train["epochs"]):
-        training.train_epoch(net, opt, Xt, yt, train["batch_size"], generator, augment)
-        if scheduler is not None:
-            scheduler.step()
-    return net.eval()
+    net = models.build_model(model_cfg, in_features, n_classes, seed=seed)
+    net, _ = training.fit(net, X, y, None, None, train=train, seed=seed, device=device,
+                          history=False)
+    return net.to(training.resolve_device(device)).eval()
 
 
 def statistics(model_cfg: dict, in_features, n_classes: int, X, y, mask: np.ndarray,

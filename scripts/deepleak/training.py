@@ -141,18 +141,21 @@ def augmentation(name: str):
 
 
 def fit(net, X_train, y_train, X_test, y_test, *, train: dict, seed: int, device: str = "cpu",
-        track_members=None, track_nonmembers=None, track_every: int = 1):
+        track_members=None, track_nonmembers=None, track_every: int = 1, history: bool = True):
     """Train ``net`` and return it with a per-epoch history.
 
     The history has train/test loss and accuracy and, when ``track_*`` are given, the mean last-layer
-    gradient norm of those members and non-members (the curves of Figure 3).
+    gradient norm of those members and non-members (the curves of Figure 3). ``history=False``
+    skips the per-epoch evaluation (a reference model needs none; ``X_test`` may be None) and
+    returns an empty history: the training itself, and so the model, are the same.
     """
     dev = resolve_device(device)
     generator = seed_everything(seed)
     net.to(dev)
     as_t = lambda a, dt: torch.as_tensor(np.asarray(a), dtype=dt, device=dev)  # noqa: E731
     Xtr, ytr = as_t(X_train, torch.float32), as_t(y_train, torch.long)
-    Xte, yte = as_t(X_test, torch.float32), as_t(y_test, torch.long)
+    if history:
+        Xte, yte = as_t(X_test, torch.float32), as_t(y_test, torch.long)
     tracked = None
     if track_members is not None:
         tracked = [(as_t(X, torch.float32), as_t(y, torch.long))
@@ -170,6 +173,8 @@ def fit(net, X_train, y_train, X_test, y_test, *, train: dict, seed: int, device
             train_epoch(net, opt, Xtr, ytr, train["batch_size"], generator, augment)
             if scheduler is not None:
                 scheduler.step()
+        if not history:
+            continue
         row = {"epoch": epoch}
         row["train_loss"], row["train_acc"] = evaluate(net, Xtr, ytr)
         row["test_loss"], row["test_acc"] = evaluate(net, Xte, yte)

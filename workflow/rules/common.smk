@@ -307,6 +307,16 @@ def _check_dp():
                           f"{sorted(variants.VARIANTS)}")
     if len(set(DP_LEVELS)) != len(DP_LEVELS):
         raise ConfigError(f"config: dp.epsilons {DP['epsilons']} repeat a value")
+    # DP-SGD (deepleak/dp.py) steps at one learning rate on the raw records: a recipe's milestones
+    # or augmentation would be dropped without a word, so such a dataset stops here.
+    for d in DP_DATASETS:
+        train = dataset_cfg(d)["train"]
+        unused = [k for k in ("lr_milestones", "augment")
+                  if train.get(k) not in (None, [], "none")]
+        if unused:
+            raise ConfigError(f"config: dp.datasets names {d!r}, whose datasets.{d}.train sets "
+                              f"{unused}, which the DP-SGD training does not apply; remove "
+                              f"{d!r} from dp.datasets or those keys from its recipe")
 
 
 _check_dp()
