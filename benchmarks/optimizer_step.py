@@ -1,6 +1,9 @@
 """The Adam update of DeepLeak's models: torch's per-tensor loop (its CPU default), the multi-tensor
 ``foreach`` update (bit-identical to the loop) and the ``fused`` kernel DeepLeak uses (equal to
-float precision, tests/test_training.py), measured alternately in one run.
+float precision, tests/test_training.py), measured alternately in one run. Then what the first
+optimizer costs a job: building and stepping it in a fresh interpreter (after ``import torch``),
+torch.optim's Adam against deepleak/optim.py's, which makes the same update without importing
+torch's compiler (tests/test_optim.py), alternately.
 
     python benchmarks/optimizer_step.py [--repeats 5] [--steps 20] [--threads 1]
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,6 +46,24 @@ def seconds_per_step(net, X, y, kwargs, steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+FIRST_STEP = {
+    "torch.optim.Adam(fused=True)": "torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)",
+    "deepleak.optim.Adam": "optim.Adam(net.parameters(), lr=1e-3)",
+}
+
+
+def first_step_seconds(build: str) -> float:
+    """Seconds to build an optimizer and take its first step, in a fresh interpreter that has
+    imported torch and deepleak.optim already (what a job has done before it trains)."""
+    code = ("import sys, time, torch; sys.path.insert(0, %r); from deepleak import optim\n"
+            "net = torch.nn.Linear(8, 2); net(torch.randn(4, 8)).sum().backward()\n"
+            "t = time.perf_counter(); opt = %s; opt.step()\n"
+            "print(time.perf_counter() - t)" % (str(SCRIPTS), build))
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return float(out.stdout)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5)
@@ -65,6 +87,16 @@ def main() -> None:
         for mode, ts in times.items():
             t = statistics.median(ts)
             print(f"  {name:12s} {mode:22s} {t * 1000:7.1f} ms/step   speed-up x{base / t:.2f}")
+    print(f"First optimizer of a job (build + one step, fresh interpreter), median of "
+          f"{args.repeats} alternating runs")
+    times = {name: [] for name in FIRST_STEP}
+    for _ in range(args.repeats):
+        for name, build in FIRST_STEP.items():
+            times[name].append(first_step_seconds(build))
+    base = statistics.median(times[next(iter(FIRST_STEP))])
+    for name, ts in times.items():
+        t = statistics.median(ts)
+        print(f"  {name:30s} {t:6.2f} s   speed-up x{base / t:.1f}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from deepleak import attack, cnn, features, files, gradients, models, paper, splits, training, variants
+from deepleak import (attack, cnn, features, files, gradients, models, optim, paper, splits, training,
+                      variants)
 
 torch.set_num_threads(1)
 
@@ -236,17 +237,17 @@ def test_fit_with_bearpaws_schedule_and_augmentation_runs_and_steps_the_lr():
         "augment": "crop_flip",
     }
     lrs = []
-    original = torch.optim.SGD.step
+    original = optim.SGD.step
 
     def spy(self, *a, **k):
-        lrs.append(self.param_groups[0]["lr"])
+        lrs.append(self.lr)
         return original(self, *a, **k)
 
-    torch.optim.SGD.step = spy
+    optim.SGD.step = spy
     try:
         _, history = training.fit(net.float(), x.float(), y, x.float(), y, train=train, seed=0)
     finally:
-        torch.optim.SGD.step = original
+        optim.SGD.step = original
     assert len(history) == 4
     np.testing.assert_allclose(lrs, [0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
 

@@ -1,6 +1,6 @@
 """Training's optimizer update: torch's per-tensor loop (its CPU default) gives the same weights as
 the faster update DeepLeak uses: to float precision for Adam's fused kernel, bit for bit for SGD's
-multi-tensor (foreach) update."""
+multi-tensor (foreach) update (deepleak/optim.py makes both, tests/test_optim.py)."""
 import pytest
 import torch
 
@@ -11,8 +11,9 @@ def _trained(train: dict, loop: bool = False, steps: int = 6) -> list[torch.Tens
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(40, 32), torch.nn.Tanh(), torch.nn.Linear(32, 5))
     opt = training.make_optimizer(net, train)
-    if loop:
-        opt = type(opt)(net.parameters(), **{**opt.defaults, "foreach": False, "fused": None})
+    if loop:  # torch.optim's own, per tensor
+        ref = training.make_optimizer(net, train, torch_optim=True)
+        opt = type(ref)(net.parameters(), **{**ref.defaults, "foreach": False, "fused": None})
     gen = torch.Generator().manual_seed(1)
     for _ in range(steps):
         x, y = torch.randn(16, 40, generator=gen), torch.randint(0, 5, (16,), generator=gen)

@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from deepleak import training
+from deepleak import optim, training
 
 
 # --------------------------------------------------------------------------------------------------
@@ -255,21 +255,16 @@ class SGD:
 
 def make_optimizer(stack: Stack, train: dict) -> Adam | SGD:
     """The optimizer ``training.make_optimizer`` builds for one model, for K stacked ones: the
-    hyper-parameters (and torch's defaults: betas, eps) are read off the torch optimizer it makes,
-    so the two cannot drift apart."""
+    hyper-parameters (and the defaults: betas, eps) are read off the optimizer it makes, so the
+    two cannot drift apart."""
     reference = training.make_optimizer(nn.Linear(1, 1), train)
-    h = reference.defaults
     params = list(stack.params.values())
-    unsupported = [k for k in ("amsgrad", "maximize", "nesterov", "decoupled_weight_decay")
-                   if h.get(k)] + (["dampening"] if h.get("dampening") else [])
-    if unsupported:
-        raise ValueError(f"batched training does not implement {unsupported} of "
-                         f"{type(reference).__name__}")
-    if isinstance(reference, torch.optim.Adam):
-        return Adam(params, lr=h["lr"], betas=h["betas"], eps=h["eps"],
-                    weight_decay=h["weight_decay"])
-    if isinstance(reference, torch.optim.SGD):
-        return SGD(params, lr=h["lr"], momentum=h["momentum"], weight_decay=h["weight_decay"])
+    if isinstance(reference, optim.Adam):
+        return Adam(params, lr=reference.lr, betas=reference.betas, eps=reference.eps,
+                    weight_decay=reference.weight_decay)
+    if isinstance(reference, optim.SGD):
+        return SGD(params, lr=reference.lr, momentum=reference.momentum,
+                   weight_decay=reference.weight_decay)
     raise ValueError(f"batched training has no {type(reference).__name__}")
 
 

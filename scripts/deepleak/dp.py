@@ -90,7 +90,7 @@ def fit_private(net, X_train, y_train, X_test, y_test, *, train: dict, dp: dict,
     Xte, yte = as_t(X_test, torch.float32), as_t(y_test, torch.long)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(Xtr, ytr),
                                          batch_size=train["batch_size"], generator=sampling)
-    optimizer = training.make_optimizer(net, train)
+    optimizer = training.make_optimizer(net, train, torch_optim=True)
     net.train()  # Opacus validates a model in training mode
     target_epsilon = level_epsilon(level)
     common = dict(module=net, optimizer=optimizer, data_loader=loader,

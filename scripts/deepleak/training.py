@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from deepleak import gradients, models
+from deepleak import gradients, models, optim
 from deepleak.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -60,24 +60,33 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def make_optimizer(net, train: dict):
+def make_optimizer(net, train: dict, *, torch_optim: bool = False):
     """The optimizer a ``train`` section names (adam or sgd), for every model DeepLeak trains.
 
-    Adam runs torch's ``fused`` kernel: one pass over each parameter tensor instead of a Python loop
-    of five element-wise ops per tensor (torch's CPU default). Its arithmetic is Adam's, rounded in
-    another order, so weights agree with the loop's to float precision (tests/test_training.py) but
-    not bit for bit, and a trained model's later digits move. It halves a training step of the
-    Texas100 model, whose 6.3 M-weight first layer makes the update dearer than the forward and
-    backward passes (benchmarks/optimizer_step.py). SGD takes the multi-tensor ``foreach`` update,
-    bit-identical to the loop.
+    Adam makes the update of torch's ``fused`` kernel: one pass over each parameter tensor instead
+    of a Python loop of five element-wise ops per tensor (torch's CPU default). Its arithmetic is
+    Adam's, rounded in another order, so weights agree with the loop's to float precision
+    (tests/test_training.py) but not bit for bit. It halves a training step of the Texas100 model,
+    whose 6.3 M-weight first layer makes the update dearer than the forward and backward passes
+    (benchmarks/optimizer_step.py). SGD makes the multi-tensor ``foreach`` update, bit-identical
+    to the loop. Both are deepleak/optim.py's, which make torch.optim's updates bit for bit without
+    importing torch's compiler; ``torch_optim=True`` returns torch.optim's own (for Opacus, which
+    wraps one).
     """
     name = train.get("optimizer", "adam")
+    weight_decay = train.get("weight_decay", 0.0)
     if name == "adam":
-        return torch.optim.Adam(net.parameters(), lr=train["lr"],
-                                weight_decay=train.get("weight_decay", 0.0), fused=True)
+        if torch_optim:
+            return torch.optim.Adam(net.parameters(), lr=train["lr"], weight_decay=weight_decay,
+                                    fused=True)
+        return optim.Adam(net.parameters(), lr=train["lr"], weight_decay=weight_decay)
     if name == "sgd":
-        return torch.optim.SGD(net.parameters(), lr=train["lr"], momentum=train.get("momentum", 0.0),
-                               weight_decay=train.get("weight_decay", 0.0), foreach=True)
+        momentum = train.get("momentum", 0.0)
+        if torch_optim:
+            return torch.optim.SGD(net.parameters(), lr=train["lr"], momentum=momentum,
+                                   weight_decay=weight_decay, foreach=True)
+        return optim.SGD(net.parameters(), lr=train["lr"], momentum=momentum,
+                         weight_decay=weight_decay)
     raise ValueError(f"unknown optimizer {name!r}; use adam or sgd")
 
 
@@ -162,17 +171,14 @@ def fit(net, X_train, y_train, X_test, y_test, *, train: dict, seed: int, device
                    for X, y in (track_members, track_nonmembers)]
     opt = make_optimizer(net, train)
     # bearpaw's recipes: lr x lr_gamma at each epoch in lr_milestones; crop + flip.
-    scheduler = (torch.optim.lr_scheduler.MultiStepLR(opt, train["lr_milestones"],
-                                                      gamma=train.get("lr_gamma", 0.1))
-                 if train.get("lr_milestones") else None)
+    milestones = train.get("lr_milestones") or []
     augment = augmentation(train.get("augment", "none"))
     rows = []
     progress = Progress(log, "epoch", train["epochs"])
     for epoch in range(0, train["epochs"] + 1):
         if epoch > 0:
             train_epoch(net, opt, Xtr, ytr, train["batch_size"], generator, augment)
-            if scheduler is not None:
-                scheduler.step()
+            opt.lr = optim.milestone_lr(opt.lr, epoch, milestones, train.get("lr_gamma", 0.1))
         if not history:
             continue
         row = {"epoch": epoch}
