@@ -52,10 +52,12 @@ def _train(train: dict, torch_optim: bool, steps: int = 12, milestones=(4, 8)):
     return net
 
 
-@pytest.mark.parametrize("train", RECIPES, ids=lambda t: "-".join(f"{k}={v}" for k, v in t.items()))
+@pytest.mark.parametrize("train", RECIPES,
+                         ids=lambda t: "-".join(f"{k}={v}" for k, v in t.items()))
 def test_updates_are_torch_optims_bit_for_bit(train):
     ours, torchs = _train(train, torch_optim=False), _train(train, torch_optim=True)
-    for (name, a), (_, b) in zip(ours.state_dict().items(), torchs.state_dict().items(), strict=True):
+    pairs = zip(ours.state_dict().items(), torchs.state_dict().items(), strict=True)
+    for (name, a), (_, b) in pairs:
         assert torch.equal(a, b), name
     # the updates did something, and the unused head kept its initial weights
     assert not torch.equal(ours.body[0].weight, _net(0).body[0].weight)
@@ -70,7 +72,7 @@ def test_milestones_are_multisteplrs():
 
 
 def test_a_training_step_does_not_import_the_compiler():
-    """The point of deepleak/optim.py: torch.optim imports torch._dynamo (about a second per job)."""
+    """The point of deepleak/optim.py: torch.optim imports torch._dynamo (~1 s per job)."""
     code = (
         "import sys, torch; from torch import nn; from deepleak import training\n"
         "for recipe in ({'optimizer': 'adam', 'lr': 1e-3}, {'optimizer': 'sgd', 'lr': 0.1, "

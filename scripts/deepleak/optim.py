@@ -65,7 +65,8 @@ class Adam(_Optimizer):
                                  torch.zeros_like(p, memory_format=torch.preserve_format),
                                  torch.zeros_like(p, memory_format=torch.preserve_format))
         for group in groups.values():
-            steps, exp_avgs, exp_avg_sqs = (list(s) for s in zip(*(self.state[p] for p in group)))
+            steps, exp_avgs, exp_avg_sqs = (list(s) for s in zip(*(self.state[p] for p in group),
+                                                                    strict=True))
             torch._foreach_add_(steps, 1)
             torch._fused_adam_(group, [p.grad for p in group], exp_avgs, exp_avg_sqs, [], steps,
                                amsgrad=False, lr=self.lr, beta1=self.betas[0],
