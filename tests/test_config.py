@@ -67,3 +67,28 @@ def test_a_dp_target_whose_recipe_dp_sgd_would_drop_stops_the_plan(tmp_path):
     assert out.returncode != 0
     said = out.stdout + out.stderr
     assert "lr_milestones" in said and "dp.datasets" in said, said[-2000:]
+
+
+def _plan(tmp_path, config: dict) -> subprocess.CompletedProcess:
+    (tmp_path / "profile.yaml").write_text(yaml.safe_dump(config))
+    return subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores",
+                           "1", "--configfile", str(tmp_path / "profile.yaml")], cwd=ROOT,
+                          capture_output=True, text=True)
+
+
+def test_an_entry_may_read_another_entrys_stand_in(tmp_path):
+    """The default profile's purchase100_small reads purchase100's stand-in (one generator job);
+    an entry reading a stand-in no entry generates stops the plan, naming both."""
+    config = load("test.yaml")
+    config["datasets"]["small"] = {**copy.deepcopy(config["datasets"]["purchase100"]),
+                                   "data": "purchase100"}
+    del config["datasets"]["small"]["standin"]
+    config["calibrated"]["datasets"] = ["small"]
+    out = _plan(tmp_path, config)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "generate_standin_purchase100 " in out.stdout and "generate_standin_small" not in out.stdout
+    config["datasets"]["purchase100"]["source"] = "real"
+    out = _plan(tmp_path, config)
+    said = out.stdout + out.stderr
+    assert out.returncode != 0 and "datasets.small.source is 'synthetic' with data: purchase100" \
+        in said, said[-2000:]

@@ -542,8 +542,8 @@ def _record_bytes(config: dict, dataset: str) -> int:
 def _n_records(config: dict, dataset: str) -> int:
     """Records in the dataset.npz a job loads whole."""
     cfg, data = config["datasets"][dataset], _data(config, dataset)
-    if cfg["source"] == "synthetic":
-        return cfg["standin"]["n_records"]
+    if cfg["source"] == "synthetic":  # the stand-in the entry named after its data generates
+        return config["datasets"][cfg.get("data", dataset)]["standin"]["n_records"]
     if cfg["subset"]:
         return cfg["subset"]["train"] + cfg["subset"]["test"]
     layout = data.layout

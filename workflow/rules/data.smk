@@ -5,7 +5,7 @@
 
 
 # The real raw files: one job per data set the config reads (several entries may share one).
-for _data in sorted({data_of(d) for d in config["datasets"] if dataset_cfg(d)["source"] == "real"}):
+for _data in sorted({data_of(d) for d in USED_DATASETS if dataset_cfg(d)["source"] == "real"}):
     _paths = sorted({dataset_cfg(d)["path"] for d in config["datasets"]
                      if data_of(d) == _data and dataset_cfg(d)["path"]})
 
@@ -30,8 +30,10 @@ for _data in sorted({data_of(d) for d in config["datasets"] if dataset_cfg(d)["s
             "../../scripts/download_dataset.py"
 
 
-# The offline stand-ins: one job per entry with source: synthetic (named after its data).
-for _dataset in sorted(d for d in config["datasets"] if dataset_cfg(d)["source"] == "synthetic"):
+# The offline stand-ins: one job per data set some entry reads with source: synthetic, configured by
+# the entry named after it.
+for _dataset in sorted({data_of(d) for d in USED_DATASETS
+                        if dataset_cfg(d)["source"] == "synthetic"}):
 
     rule:
         name:
