@@ -193,3 +193,24 @@ rule audit_report:
         confidence=config["metrics"]["confidence"],
     script:
         "../../scripts/audit_report.py"
+
+
+# The worked examples' weights (config/audit_*.yaml): a user brings their own; the examples train
+# theirs with the model file's own training function (audit.model.train_function), so that they
+# run from nothing, offline.
+rule audit_example_weights:
+    input:
+        model_file=AUDIT["model"]["file"] if AUDIT.get("model") else [],
+        data=AUDIT["data"].get("npz") or [],
+    output:
+        state_dict="results/audit_examples/{example}/model.pt",
+    log:
+        "logs/audit_examples/{example}/train.log",
+    benchmark:
+        "logs/audit_examples/{example}/train.tsv"
+    threads: config["threads"]
+    params:
+        audit=AUDIT,
+        seed=lambda wc: artifact_seed("audit_example", wc.example, "weights"),
+    script:
+        "../../scripts/train_audit_example.py"
