@@ -31,8 +31,9 @@ STANDALONE = "results/fashion_mnist/standalone/r0"
 
 def snakemake(work, example, *args):
     env = {**os.environ, "PYTHONPATH": str(work / "scripts")}
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/test.yaml",
-           EXAMPLES[example], *args]
+    # Targets first: --configfile takes every name that follows it.
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile",
+           "config/test.yaml", EXAMPLES[example]]
     return subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=env)
 
 
@@ -122,11 +123,14 @@ def test_the_html_report_holds_the_audit(work):
 
 
 def test_a_bad_state_dict_stops_the_first_job(work):
-    import torch
+    import shutil
 
     cfg = yaml.safe_load((work / EXAMPLES["small_resnet"]).read_text())
     cfg["audit"].update(name="bad")
-    cfg["audit"]["model"]["kwargs"] = {"width": 4, "n_classes": 10}  # not the weights' width
+    # The example's weights, as a user's own file, read into a narrower model than they fit.
+    shutil.copy(work / cfg["audit"]["model"]["state_dict"], work / "user_weights.pt")
+    cfg["audit"]["model"].update(state_dict="user_weights.pt", train_function=None,
+                                 kwargs={"width": 4, "n_classes": 10})
     (work / "config/audit_bad.yaml").write_text(yaml.safe_dump(cfg))
     EXAMPLES["bad"] = "config/audit_bad.yaml"
     out = snakemake(work, "bad", "audit")
@@ -134,4 +138,3 @@ def test_a_bad_state_dict_stops_the_first_job(work):
     assert "does not match the model that audit.model.function builds" in out.stderr
     assert "wrong shapes" in out.stderr and "Error in rule audit_validate" in out.stderr
     assert not (work / "results/audit/bad/features.npz").exists()
-    del torch
