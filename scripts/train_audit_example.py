@@ -11,8 +11,8 @@ def main(state_out, *, audit, seed):
     model_cfg = audit["model"]
     if not model_cfg.get("train_function"):
         raise audit_model.AuditError(
-            f"audit.model.state_dict: {model_cfg['state_dict']} does not exist, and only the worked "
-            f"examples' weights (results/audit_examples/...) are made by the workflow, from "
+            f"audit.model.state_dict: {model_cfg['state_dict']} does not exist, and only the "
+            f"worked examples' weights (results/audit_examples/...) are made by the workflow, from "
             f"audit.model.train_function; give the path of your own weights")
     train = audit_model.load_function(model_cfg["file"], model_cfg["train_function"])
     X, y, arrays = audit_model.load_data(audit["data"])
