@@ -250,3 +250,22 @@ def test_verdict_says_how_much_better_than_chance_in_plain_words():
     few = {k: _result(None, None, None, n_nonmembers=60) for k in descriptions}
     text = audit_model.verdict(few, descriptions, fpr=0.01, known=known, model_label="M")
     assert "too few to measure the attack at 1 % false positives" in text and "AUC alone" in text
+
+
+def test_an_image_folder_is_read_with_a_named_transform(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls in ("coat", "shirt"):
+        (tmp_path / cls).mkdir()
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(
+                tmp_path / cls / f"{i}.png")
+    X, y, _ = audit_model.load_data({"image_folder": str(tmp_path),
+                                     "transform": "pixels_grayscale"})
+    assert X.shape == (6, 1, 8, 8) and y.tolist() == [0, 0, 0, 1, 1, 1]
+    assert X.max() > 1  # raw 0..255 values
+    X, _, _ = audit_model.load_data({"image_folder": str(tmp_path), "transform": "to_tensor"})
+    assert X.shape == (6, 3, 8, 8) and X.max() <= 1
+    with pytest.raises(audit_model.AuditError, match="image_folder data needs one of"):
+        audit_model.load_data({"image_folder": str(tmp_path), "transform": "none"})

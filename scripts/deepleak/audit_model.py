@@ -227,10 +227,9 @@ def _image_folder(root, transform: str) -> tuple[np.ndarray, np.ndarray]:
         return t.float() / 255 if transform.startswith("to_tensor") else t.float()
 
     ds = datasets.ImageFolder(root, transform=convert)
-    shapes = {tuple(ds[i][0].shape) for i in range(min(len(ds), 1))}
     # Reading files is one loop over images by nature; every later step is batched.
     items = [ds[i] for i in range(len(ds))]
-    sizes = {tuple(x.shape) for x, _ in items} | shapes
+    sizes = {tuple(x.shape) for x, _ in items}
     if len(sizes) > 1:
         raise AuditError(f"audit.data.image_folder: the images of {root} have different sizes "
                          f"{sorted(sizes)[:4]}; resize them to one size first")
