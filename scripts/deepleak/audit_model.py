@@ -110,7 +110,7 @@ def load_state(path: str | Path, sha256: str | None = None) -> dict:
     except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
         raise AuditError(
             f"audit.model.state_dict: {path} cannot be read with torch.load(weights_only=True) "
-            f"({type(err).__name__}: {str(err).splitlines()[0]}). Save the weights alone, "
+            f"({type(err).__name__}: {_plain(str(err).splitlines()[0])}). Save the weights alone, "
             f"torch.save(model.state_dict(), path); a pickled model, TorchScript or an exported "
             f"graph is not read (they could run code, or have no module hooks)") from err
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
@@ -122,6 +122,13 @@ def load_state(path: str | Path, sha256: str | None = None) -> dict:
     if state and all(k.startswith("module.") for k in state):
         state = {k.removeprefix("module."): v for k, v in state.items()}
     return state
+
+
+def _plain(text: str) -> str:
+    """``text`` without terminal colour codes (torch's messages carry some)."""
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
 def load_weights(net, state: dict, path: str | Path) -> None:
