@@ -4,13 +4,14 @@
 #   make test-fast   the unit tests only (no whole-DAG runs): the quick loop while editing
 #   make readme      rewrite the README's results section from the last run (scripts/readme_results.py)
 #   make benchmarks  time and peak memory per step of the last run (results/benchmarks.md)
+#   make audit AUDIT=my-audit.yaml   the paper's attacks on your own model, and audit.html
 SHELL := /bin/bash
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: all pipeline test test-fast install data-packages report readme benchmarks lint clean
+.PHONY: all pipeline test test-fast install data-packages report readme benchmarks lint clean audit
 
 all: pipeline
 
@@ -51,6 +52,12 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not e2e"
+
+# README, "Audit your own model": the audit its config describes, then its HTML report.
+AUDIT ?= config/audit_resnet.yaml
+audit: install
+	$(BIN)/snakemake --cores $(CORES) audit --configfile $(AUDIT)
+	$(BIN)/snakemake --report audit.html audit --configfile $(AUDIT)
 
 readme:
 	$(BIN)/python scripts/readme_results.py

@@ -268,3 +268,89 @@ def standalone(table, attacks: dict, targets: dict[str, list[dict]], provenance:
                            paper_test_acc=model["test_acc"] if model else None)
             records.append(rec)
     return records, headers
+
+
+# --------------------------------------------------------------------------------------------------
+# Audit your own model (deepleak/audit_model.py): the per-layer leakage table and the summary page
+# --------------------------------------------------------------------------------------------------
+def _ci_cell(value, ci, digits=3) -> str:
+    if _missing(value):
+        return "–"
+    return f"{value:.{digits}f}" + ("" if not ci else f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]")
+
+
+def _tpr_pct(value, fpr: float) -> str:
+    return (f"n/a (needs >= {metrics.min_nonmembers(fpr):,} non-members)" if _missing(value)
+            else f"{100 * value:.1f} %")
+
+
+AUDIT_LAYER_HEADERS = ("Layer", "Position", "Output attack AUC (95% CI)", "Output attack TPR",
+                       "Gradient attack AUC (95% CI)", "Gradient attack TPR",
+                       "Mean gradient norm, members", "Mean gradient norm, non-members")
+
+
+def audit_layers(rows: list[dict], fpr: float) -> tuple[pd.DataFrame, list[list[str]], list[str]]:
+    """The per-layer leakage table of an audit (deepleak/audit_model.py layer_rows): the tidy
+    frame for its CSV, the formatted cells, and the headers (TPRs at ``fpr``)."""
+    df = pd.DataFrame.from_records(
+        [{k: v for k, v in r.items() if not k.endswith("_ci")}
+         | {f"{k}_low": (r[k] or [None, None])[0] for k in r if k.endswith("_ci")}
+         | {f"{k}_high": (r[k] or [None, None])[1] for k in r if k.endswith("_ci")} for r in rows])
+    cells = [[r["layer"], r["position"], _ci_cell(r["output_auc"], r["output_auc_ci"]),
+              _tpr_pct(r["output_tpr"], fpr), _ci_cell(r["gradient_auc"], r["gradient_auc_ci"]),
+              _tpr_pct(r["gradient_tpr"], fpr), f"{r['member_grad_norm']:.4g}",
+              f"{r['nonmember_grad_norm']:.4g}"] for r in rows]
+    headers = [h.replace("TPR", f"TPR @ {100 * fpr:g}% FPR") for h in AUDIT_LAYER_HEADERS]
+    return df, cells, headers
+
+
+def markdown_table(headers, cells) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return "\n".join(lines + ["| " + " | ".join(map(str, c)) + " |" for c in cells])
+
+
+def html_table(headers, cells) -> str:
+    from html import escape
+
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>"
+                   for row in cells)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def audit_attacks_table(results: dict[str, dict], descriptions: dict[str, str], fpr: float
+                        ) -> tuple[list[str], list[list[str]]]:
+    """Every attack of an audit, one row each: AUC and TPR at ``fpr`` with CIs."""
+    key = metrics.tpr_key(fpr)
+    headers = ["Attack", "AUC (95% CI)", f"TPR @ {100 * fpr:g}% FPR (95% CI)", "Test members",
+               "Test non-members"]
+    cells = []
+    for name, m in results.items():
+        tpr = m.get(key)
+        ci = m.get(f"{key}_ci")
+        tpr_text = _tpr_pct(tpr, fpr) + ("" if _missing(tpr) or not ci else
+                                         f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]")
+        cells.append([descriptions[name], _ci_cell(m["auc"], m.get("auc_ci")), tpr_text,
+                      m["n_members"], m["n_nonmembers"]])
+    return headers, cells
+
+
+def audit_page(title: str, verdict: str, layer_headers, layer_cells, attack_headers, attack_cells,
+               notes: list[str]) -> tuple[str, str]:
+    """The audit's summary as (Markdown, self-contained HTML): the verdict, the per-layer table,
+    every attack's row, and notes."""
+    from html import escape
+
+    md = "\n".join([f"# {title}", "", verdict, "", "## Leakage per layer", "",
+                    markdown_table(layer_headers, layer_cells), "", "## Every attack", "",
+                    markdown_table(attack_headers, attack_cells), "",
+                    *[f"- {n}" for n in notes]]) + "\n"
+    html = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>" + escape(title)
+            + "</title><style>body{font-family:sans-serif;max-width:70em;margin:2em auto}"
+            "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:.2em .5em;"
+            "font-size:90%}</style></head><body>"
+            f"<h1>{escape(title)}</h1><p>{escape(verdict)}</p><h2>Leakage per layer</h2>"
+            + html_table(layer_headers, layer_cells) + "<h2>Every attack</h2>"
+            + html_table(attack_headers, attack_cells) + "<ul>"
+            + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul></body></html>\n")
+    return md, html

@@ -1,0 +1,271 @@
+"""Audit your own model (deepleak/audit_model.py, scripts/audit_*.py): the first, cheap validation
+job refuses each kind of bad input with a message naming it; the model and the user's files are only
+read; the verdict speaks plainly."""
+from __future__ import annotations
+
+import copy
+import os
+import textwrap
+
+import audit_features
+import audit_validate
+import numpy as np
+import pytest
+import torch
+from deepleak import artifacts, audit_model, files
+
+torch.set_num_threads(1)
+
+MODEL_FILE = textwrap.dedent('''
+    import torch.nn.functional as F
+    from torch import nn
+
+
+    class Net(nn.Module):
+        """conv - batch norm - pool - linear - linear: a user's small image model."""
+
+        def __init__(self, classes=3, width=4):
+            super().__init__()
+            self.conv = nn.Conv2d(1, width, 3, padding=1)
+            self.bn = nn.BatchNorm2d(width)
+            self.fc1 = nn.Linear(width * 16, 8)
+            self.out = nn.Linear(8, classes)
+
+        def forward(self, x):
+            h = F.max_pool2d(F.relu(self.bn(self.conv(x))), 2)
+            return self.out(F.relu(self.fc1(h.flatten(1))))
+
+
+    def build(classes=3, width=4):
+        return Net(classes, width)
+''')
+
+N = 120
+
+
+@pytest.fixture()
+def user(tmp_path):
+    """A user's model file, trained-looking weights (batch-norm statistics moved off their start),
+    data and member / non-member index files, and the audit section naming them."""
+    (tmp_path / "net.py").write_text(MODEL_FILE)
+    torch.manual_seed(0)
+    fn = audit_model.load_function(tmp_path / "net.py", "build")
+    net = fn()
+    net.bn.running_mean.fill_(0.3)
+    net.bn.running_var.fill_(2.0)
+    torch.save(net.state_dict(), tmp_path / "weights.pt")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "data.npz", X=rng.normal(size=(N, 1, 8, 8)).astype(np.float32),
+             y=rng.integers(0, 3, N))
+    np.save(tmp_path / "members.npy", np.arange(0, 60))
+    np.savetxt(tmp_path / "nonmembers.txt", np.arange(60, 120), fmt="%d")
+    cfg = {
+        "name": "t",
+        "model": {"file": str(tmp_path / "net.py"), "function": "build", "kwargs": {},
+                  "state_dict": str(tmp_path / "weights.pt"), "sha256": None},
+        "data": {"npz": str(tmp_path / "data.npz"), "image_folder": None, "transform": "none"},
+        "membership": {"members": str(tmp_path / "members.npy"),
+                       "nonmembers": str(tmp_path / "nonmembers.txt"), "column": None,
+                       "split": None, "attacker_sets": None},
+        "knowledge": {"members": 0.5, "nonmembers": 0.5},
+        "test": {"members": None, "nonmembers": None},
+        "validation_fraction": 0.25,
+        "layers": {"last": 3, "names": None},
+        "conv_gradient": "channel_norms", "max_output_features": 4096, "batch_size": 32,
+        "chunk_size": 8, "fpr": 0.01, "per_class_min_records": 2,
+    }
+    return tmp_path, cfg
+
+
+def validate(tmp_path, cfg, batch=8):
+    audit_validate.main(tmp_path / "splits.npz", tmp_path / "checked.json", audit=cfg,
+                        attack_batch_size=batch, seed=1)
+    return artifacts.load_json(tmp_path / "checked.json")
+
+
+def test_good_input_passes_and_names_the_layers_in_forward_order(user):
+    tmp_path, cfg = user
+    checked = validate(tmp_path, cfg)
+    assert checked["forward_order"] == ["conv", "fc1", "out"]
+    assert checked["modules"] == ["conv", "fc1", "out"] and checked["output_layer"] == "out"
+    sets = artifacts.load_npz(tmp_path / "splits.npz")
+    # Half of each side known (15 training + 15 validation of 60... with validation 0.25), the rest
+    # tested, and nothing shared.
+    assert len(sets["attack_train_members"]) + len(sets["attack_val_members"]) == 30
+    assert len(sets["attack_test_members"]) == 30 and len(sets["attack_test_nonmembers"]) == 30
+    every = np.concatenate([sets[k] for k in ("attack_train_members", "attack_val_members",
+                                              "attack_test_members", "attack_train_nonmembers",
+                                              "attack_val_nonmembers", "attack_test_nonmembers")])
+    assert len(np.unique(every)) == len(every) == 120
+
+
+def _bad_state(tmp_path, change):
+    state = torch.load(tmp_path / "weights.pt", weights_only=True)
+    change(state)
+    torch.save(state, tmp_path / "bad.pt")
+    return str(tmp_path / "bad.pt")
+
+
+def _drop_key(state):
+    del state["fc1.bias"]
+
+
+def _extra_key(state):
+    state["head.weight"] = torch.zeros(2)
+
+
+def _wrong_shape(state):
+    state["out.weight"] = torch.zeros(5, 8)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t, c: c["model"].update(function="make_net"),
+     "audit.model.function: .* has no function 'make_net'; the functions and classes it defines "
+     r"are \['Net', 'build'\]"),
+    (lambda t, c: c["model"].update(file=str(t / "nowhere.py")),
+     "audit.model.file: .* does not exist"),
+    (lambda t, c: c["model"].update(state_dict=_bad_state(t, _drop_key)),
+     r"does not match the model .* missing keys \(1\): \['fc1.bias'\]"),
+    (lambda t, c: c["model"].update(state_dict=_bad_state(t, _extra_key)),
+     r"unexpected keys \(1\): \['head.weight'\]"),
+    (lambda t, c: c["model"].update(state_dict=_bad_state(t, _wrong_shape)),
+     r"wrong shapes \(1\): \['out.weight: file \(5, 8\), model \(3, 8\)'\]"),
+    (lambda t, c: c["model"].update(sha256="0" * 64), "audit.model.sha256: .* has sha256"),
+    (lambda t, c: torch.save(torch.nn.Linear(2, 2), t / "weights.pt"),
+     r"cannot be read with torch.load\(weights_only=True\)"),
+    (lambda t, c: np.savez(t / "data.npz", X=np.zeros((N, 3, 8, 8), np.float32),
+                           y=np.zeros(N, np.int64)),
+     r"the model cannot read the data: module 'conv' \(Conv2d\(1, 4.*records of shape \(3, 8, 8\)"),
+    (lambda t, c: np.savez(t / "data.npz", X=np.zeros((N, 1, 8, 8), np.float32),
+                           y=np.r_[np.zeros(N - 2), 3, 7].astype(np.int64)),
+     r"labels \[3, 7\] are outside the model's 3 outputs"),
+    (lambda t, c: np.save(t / "members.npy", np.arange(50, 110)),
+     "50 records are both members and non-members"),
+    (lambda t, c: np.save(t / "members.npy", np.arange(100, 130)),
+     r"audit.membership.members: indices \[120, 121, 122, 123, 124\] are outside the data's 120"),
+    (lambda t, c: c["test"].update(members=50),
+     "audit.test.members: the attacker knows 30 members .* and 50 more are asked for the attack "
+     "test set, but there are only 60"),
+    (lambda t, c: c["knowledge"].update(nonmembers=0.1),
+     "too few records for the requested knowledge and test sizes: attack_train_nonmembers has 4 "
+     "records, and needs at least 8"),
+    (lambda t, c: c["layers"].update(last=9),
+     r"audit.layers.last is 9, but the model has 3 parameterised layers "
+     r"\(\['conv', 'fc1', 'out'\]\); lower it"),
+    (lambda t, c: c["layers"].update(names=["bn"]),
+     r"audit.layers.names: \['bn'\] are not nn.Linear / nn.Conv2d modules"),
+])
+def test_bad_input_gets_a_clear_error_from_the_validation_job(user, edit, message):
+    tmp_path, cfg = user
+    edit(tmp_path, cfg)
+    with pytest.raises(audit_model.AuditError, match=message):
+        validate(tmp_path, cfg, batch=16)
+    assert not (tmp_path / "splits.npz").exists()
+
+
+def test_membership_from_a_column_and_from_a_declared_split(user):
+    tmp_path, cfg = user
+    with np.load(tmp_path / "data.npz") as d:
+        arrays = dict(d)
+    column = np.full(N, -1)
+    column[:50], column[50:100] = 1, 0
+    arrays["member"] = column
+    members, nonmembers = audit_model.membership({"column": "member"}, N, arrays)
+    assert members.tolist() == list(range(50)) and nonmembers.tolist() == list(range(50, 100))
+    members, nonmembers = audit_model.membership(
+        {"split": {"seed": 4, "members": 30, "nonmembers": 40}}, N, arrays)
+    perm = np.random.default_rng(4).permutation(N)
+    assert members.tolist() == sorted(perm[:30]) and nonmembers.tolist() == sorted(perm[30:70])
+
+
+def test_the_model_and_the_user_files_are_only_read(user):
+    """The audit's feature job on a batch-norm model: weights and running statistics unchanged in
+    memory (the net built here, in training mode as a user's function returns it, is the one
+    read) and on disk, no module left in training mode, no parameter gradient."""
+    tmp_path, cfg = user
+    checked = validate(tmp_path, cfg)
+    paths = audit_model.user_files(cfg)
+    before_files = {p: (files.sha256(p), os.stat(p).st_mtime_ns) for p in paths}
+    audit_features.main(tmp_path / "splits.npz", tmp_path / "checked.json",
+                        tmp_path / "features.npz", tmp_path / "read_only.json", audit=cfg,
+                        device="cpu")
+    ro = artifacts.load_json(tmp_path / "read_only.json")
+    assert ro["fingerprint_before"] == ro["fingerprint_after"] == checked["fingerprint"]
+    assert {p: (files.sha256(p), os.stat(p).st_mtime_ns) for p in paths} \
+        == before_files
+
+    # In memory, directly: the library call the feature job makes, on a net in training mode.
+    from deepleak import features
+
+    net = audit_model.build(cfg["model"])
+    audit_model.load_weights(net, torch.load(tmp_path / "weights.pt", weights_only=True), "w")
+    assert net.training  # as built: a forward pass in this mode would move the BN statistics
+    state = copy.deepcopy(net.state_dict())
+    with np.load(tmp_path / "data.npz") as d:
+        X, y = d["X"], d["y"]
+    features.extract(audit_model.hooked(net, checked["modules"]), X, y, gradient_layers=3,
+                     batch_size=16, chunk_size=4)
+    after = net.state_dict()
+    assert all(torch.equal(state[k], after[k]) for k in state), "weights or buffers changed"
+    assert not any(m.training for m in net.modules())
+    assert all(p.grad is None for p in net.parameters())
+    # And the check itself fires: a model whose batch-norm statistics moved is refused.
+    fp = audit_model.fingerprint(net)
+    net.bn.running_mean += 1
+    with pytest.raises(RuntimeError, match="the audit changed the model"):
+        audit_features.check_read_only(net, fp, cfg)
+
+
+def test_a_module_with_dots_in_its_name_is_read_through_hooks():
+    from torch import nn
+
+    net = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Sequential(nn.Linear(6, 5), nn.ReLU()),
+                        nn.Linear(5, 3))
+    found = audit_model.probe(net, np.zeros((2, 4), np.float32), np.zeros(2, np.int64))
+    assert found["order"] == ["0", "2.0", "3"]
+    hooked = audit_model.hooked(net, found["order"])
+    assert hooked.layer_names == ["0", "2_0", "3"]
+    logits, outs = hooked(torch.zeros(2, 4), return_activations=True)
+    assert torch.equal(outs[-1], logits) and outs[1].shape == (2, 5)
+
+
+def _result(tpr, lo, hi, auc=0.8, n_nonmembers=500):
+    return {"auc": auc, "tpr_at_0.01_fpr": tpr, "tpr_at_0.01_fpr_ci": [lo, hi], "n_members": 500,
+            "n_nonmembers": n_nonmembers, "confidence": 0.95}
+
+
+def test_verdict_says_how_much_better_than_chance_in_plain_words():
+    descriptions = {"black_box": "Black-box: prediction vector, loss and label",
+                    "gradients_1": "White-box: gradient of layer fc (the last layer)",
+                    "loss": "loss threshold"}
+    known = {"members": 500, "nonmembers": 500}
+    strong = {"black_box": _result(0.05, 0.03, 0.08), "gradients_1": _result(0.25, 0.2, 0.3),
+              "loss": _result(0.04, 0.02, 0.06)}
+    text = audit_model.verdict(strong, descriptions, fpr=0.01, known=known, model_label="M")
+    assert "picks out 25.0 % of the members" in text and "25 times chance" in text
+    assert "random guess picks out 1 %" in text and "threshold on the model's loss" in text
+    weak = {k: _result(0.012, 0.0, 0.03, auc=0.51) for k in descriptions}
+    text = audit_model.verdict(weak, descriptions, fpr=0.01, known=known, model_label="M")
+    assert "not clearly better than chance" in text
+    few = {k: _result(None, None, None, n_nonmembers=60) for k in descriptions}
+    text = audit_model.verdict(few, descriptions, fpr=0.01, known=known, model_label="M")
+    assert "too few to measure the attack at 1 % false positives" in text and "AUC alone" in text
+
+
+def test_an_image_folder_is_read_with_a_named_transform(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls in ("coat", "shirt"):
+        (tmp_path / cls).mkdir()
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(
+                tmp_path / cls / f"{i}.png")
+    X, y, _ = audit_model.load_data({"image_folder": str(tmp_path),
+                                     "transform": "pixels_grayscale"})
+    assert X.shape == (6, 1, 8, 8) and y.tolist() == [0, 0, 0, 1, 1, 1]
+    assert X.max() > 1  # raw 0..255 values
+    X, _, _ = audit_model.load_data({"image_folder": str(tmp_path), "transform": "to_tensor"})
+    assert X.shape == (6, 3, 8, 8) and X.max() <= 1
+    with pytest.raises(audit_model.AuditError, match="image_folder data needs one of"):
+        audit_model.load_data({"image_folder": str(tmp_path), "transform": "none"})

@@ -1,0 +1,216 @@
+# Audit your own model (config `audit`; README, "Audit your own model"; deepleak/audit_model.py):
+# the paper's attacks on a model the user names by a Python file, a function and a state_dict.
+#
+#   audit_validate   cheap and first: the model builds, its weights match, the data fits it, the
+#                    members and non-members are disjoint and enough; the attacker's record sets
+#   audit_features   outputs, losses and per-example gradients of the chosen layers (read only)
+#   audit_attacks    threshold baselines, black-box, white-box per layer and combined
+#   audit_unsupervised  the unsupervised attack (Table VII's, §II-D)
+#   audit_report     verdict, per-layer table, ROC and per-class figures, per-record risk
+#
+# `snakemake --cores all audit --configfile my-audit.yaml`, then `snakemake --report audit.html
+# --configfile my-audit.yaml audit` for the HTML report.
+AUDIT = config["audit"]
+AUDIT_DIR = f"results/audit/{AUDIT['name']}"
+AUDIT_LOGS = f"logs/audit/{AUDIT['name']}"
+
+
+def _check_audit():
+    """What the schema cannot say about the audit section (files are checked by audit_validate)."""
+    if not AUDIT.get("model"):
+        return
+    data = AUDIT.get("data", {})
+    if bool(data.get("npz")) == bool(data.get("image_folder")):
+        raise ConfigError("config: audit.data needs exactly one of npz (an .npz with X and y) and "
+                          "image_folder (an ImageFolder tree)")
+    m = AUDIT.get("membership", {})
+    ways = [w for w, given in (("members/nonmembers", m.get("members") or m.get("nonmembers")),
+                               ("column", m.get("column")), ("split", m.get("split"))) if given]
+    if len(ways) != 1:
+        raise ConfigError(f"config: audit.membership needs exactly one of members + nonmembers "
+                          f"(index files), column, or split; got {ways or 'none'}")
+    if ways == ["members/nonmembers"] and not (m.get("members") and m.get("nonmembers")):
+        raise ConfigError("config: audit.membership gives one of members and nonmembers; give both")
+    if m.get("column") and not data.get("npz"):
+        raise ConfigError("config: audit.membership.column reads an array of audit.data.npz; with "
+                          "image_folder data give members and nonmembers or split")
+
+
+_check_audit()
+
+
+def audit_n_layers():
+    names = AUDIT["layers"].get("names")
+    return len(names) if names else AUDIT["layers"]["last"]
+
+
+def audit_attack_names():
+    """The supervised attacks of deepleak/audit_model.py audit_attacks, known from the config."""
+    k = audit_n_layers()
+    return (["black_box"] + [f"outputs_{i}" for i in range(2, k + 1)]
+            + [f"gradients_{i}" for i in range(1, k + 1)]
+            + ["outputs_all", "gradients_all", "gradients_all_outputs_all"])
+
+
+def audit_user_inputs(wildcards=None):
+    """Every file of the user's the audit reads: Snakemake then says plainly which is missing."""
+    if not AUDIT.get("model"):
+        raise ConfigError("config: the audit target needs an audit section naming your model, data "
+                          "and members (README, 'Audit your own model'); run it as `snakemake "
+                          "--cores all audit --configfile my-audit.yaml`")
+    m, data = AUDIT["membership"], AUDIT["data"]
+    paths = [AUDIT["model"]["file"], AUDIT["model"]["state_dict"],
+             data.get("npz") or data.get("image_folder")]
+    for key in ("members", "nonmembers"):
+        if m.get(key):
+            paths.append(m[key] if isinstance(m[key], str) else m[key]["path"])
+    if m.get("attacker_sets"):
+        paths.append(m["attacker_sets"])
+    return sorted(set(paths))
+
+
+rule audit:
+    input:
+        audit_user_inputs,
+        f"{AUDIT_DIR}/summary.html",
+
+
+rule audit_validate:
+    input:
+        audit_user_inputs,
+    output:
+        splits=f"{AUDIT_DIR}/splits.npz",
+        checked=f"{AUDIT_DIR}/checked.json",
+    log:
+        f"{AUDIT_LOGS}/validate.log",
+    benchmark:
+        f"{AUDIT_LOGS}/validate.tsv"
+    threads: 1
+    params:
+        audit=AUDIT,
+        attack_batch_size=config["attack_model"]["batch_size"],
+        seed=artifact_seed("audit", AUDIT["name"], "splits"),
+    script:
+        "../../scripts/audit_validate.py"
+
+
+rule audit_features:
+    input:
+        audit_user_inputs,
+        splits=f"{AUDIT_DIR}/splits.npz",
+        checked=f"{AUDIT_DIR}/checked.json",
+    output:
+        features=f"{AUDIT_DIR}/features.npz",
+        read_only=f"{AUDIT_DIR}/read_only.json",
+    log:
+        f"{AUDIT_LOGS}/features.log",
+    benchmark:
+        f"{AUDIT_LOGS}/features.tsv"
+    threads: config["threads"]
+    resources:
+        # `--resources gpu=N` caps the GPU jobs; device auto uses a GPU when one is visible.
+        gpu=int(config["device"] != "cpu"),
+    params:
+        audit=AUDIT,
+        device=config["device"],
+    script:
+        "../../scripts/audit_features.py"
+
+
+rule audit_attacks:
+    input:
+        features=f"{AUDIT_DIR}/features.npz",
+        splits=f"{AUDIT_DIR}/splits.npz",
+    output:
+        scores=f"{AUDIT_DIR}/attacks/scores.npz",
+        metrics=f"{AUDIT_DIR}/attacks/metrics.json",
+    log:
+        f"{AUDIT_LOGS}/attacks.log",
+    benchmark:
+        f"{AUDIT_LOGS}/attacks.tsv"
+    # Small attack models train fastest on one thread (as the stand-alone attack jobs).
+    threads: 1
+    params:
+        hp=config["attack_model"],
+        metrics_cfg=config["metrics"],
+        seeds={a: artifact_seed("audit", AUDIT["name"], "attack", a) for a in audit_attack_names()},
+        baseline_seed=artifact_seed("audit", AUDIT["name"], "baselines"),
+    script:
+        "../../scripts/audit_attacks.py"
+
+
+rule audit_unsupervised:
+    input:
+        features=f"{AUDIT_DIR}/features.npz",
+        splits=f"{AUDIT_DIR}/splits.npz",
+    output:
+        scores=f"{AUDIT_DIR}/attacks/unsupervised/scores.npz",
+        metrics=f"{AUDIT_DIR}/attacks/unsupervised/metrics.json",
+    log:
+        f"{AUDIT_LOGS}/unsupervised.log",
+    benchmark:
+        f"{AUDIT_LOGS}/unsupervised.tsv"
+    threads: 1
+    params:
+        variant=UNSUPERVISED["attack"],
+        hp=config["attack_model"],
+        unsup={k: v for k, v in UNSUPERVISED.items() if k != "attack"},
+        metrics_cfg=config["metrics"],
+        seed=artifact_seed("audit", AUDIT["name"], "attack", "unsupervised"),
+    script:
+        "../../scripts/run_unsupervised_attack.py"
+
+
+rule audit_report:
+    input:
+        features=f"{AUDIT_DIR}/features.npz",
+        checked=f"{AUDIT_DIR}/checked.json",
+        read_only=f"{AUDIT_DIR}/read_only.json",
+        scores=f"{AUDIT_DIR}/attacks/scores.npz",
+        metrics=f"{AUDIT_DIR}/attacks/metrics.json",
+        unsup_scores=f"{AUDIT_DIR}/attacks/unsupervised/scores.npz",
+        unsup_metrics=f"{AUDIT_DIR}/attacks/unsupervised/metrics.json",
+    output:
+        summary_html=report(f"{AUDIT_DIR}/summary.html", caption="../report/audit_summary.rst",
+                            category="Audit", labels={"item": "verdict and per-layer table"}),
+        summary_md=f"{AUDIT_DIR}/summary.md",
+        layers=report(f"{AUDIT_DIR}/layers.csv", caption="../report/audit_layers.rst",
+                      category="Audit", labels={"item": "per-layer leakage (CSV)"}),
+        records=report(f"{AUDIT_DIR}/records.csv", caption="../report/audit_records.rst",
+                       category="Audit", labels={"item": "per-record risk (CSV)"}),
+        roc=report(f"{AUDIT_DIR}/roc.png", caption="../report/audit_roc.rst", category="Audit",
+                   labels={"item": "ROC curves"}),
+        per_class=report(f"{AUDIT_DIR}/per_class.png", caption="../report/audit_per_class.rst",
+                         category="Audit", labels={"item": "per-class leakage"}),
+        verdict=f"{AUDIT_DIR}/verdict.json",
+    log:
+        f"{AUDIT_LOGS}/report.log",
+    threads: 1
+    params:
+        name=AUDIT["name"],
+        fpr=AUDIT["fpr"],
+        min_per_class=AUDIT["per_class_min_records"],
+        confidence=config["metrics"]["confidence"],
+    script:
+        "../../scripts/audit_report.py"
+
+
+# The worked examples' weights (config/audit_*.yaml): a user brings their own; the examples train
+# theirs with the model file's own training function (audit.model.train_function), so that they
+# run from nothing, offline.
+rule audit_example_weights:
+    input:
+        model_file=AUDIT["model"]["file"] if AUDIT.get("model") else [],
+        data=AUDIT["data"].get("npz") or [],
+    output:
+        state_dict="results/audit_examples/{example}/model.pt",
+    log:
+        "logs/audit_examples/{example}/train.log",
+    benchmark:
+        "logs/audit_examples/{example}/train.tsv"
+    threads: config["threads"]
+    params:
+        audit=AUDIT,
+        seed=lambda wc: artifact_seed("audit_example", wc.example, "weights"),
+    script:
+        "../../scripts/train_audit_example.py"
