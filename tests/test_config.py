@@ -92,3 +92,17 @@ def test_an_entry_may_read_another_entrys_stand_in(tmp_path):
     said = out.stdout + out.stderr
     assert out.returncode != 0 and "datasets.small.source is 'synthetic' with data: purchase100" \
         in said, said[-2000:]
+
+
+def test_a_reference_pool_the_records_cannot_hold_stops_the_plan(tmp_path):
+    """At 472f45b the default profile's calibrated stage asked for a 40,000-record pool from a
+    46,000-record stand-in and failed in its job after the stand-alone scenario had run (18
+    minutes); the plan now stops first, naming the entry and what to lower."""
+    config = load("config.yaml")
+    config["calibrated"]["datasets"] = ["purchase100"]
+    out = _plan(tmp_path, config)
+    said = out.stdout + out.stderr
+    assert out.returncode != 0, said[-2000:]
+    assert "datasets.purchase100 in calibrated.datasets" in said and "needs 37000 records" in said
+    config["datasets"]["purchase100"]["standin"]["n_records"] = 84000  # 37,000 + 1,000 + 46,000
+    assert _plan(tmp_path, config).returncode == 0

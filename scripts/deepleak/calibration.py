@@ -143,12 +143,6 @@ def reference_pool(sets: dict[str, np.ndarray], n_records: int, train_size: int,
 
     Returns {"pool", "test", "population"} (``test``: the attack-test records, in the pool)."""
     test = np.concatenate([sets["attack_test_members"], sets["attack_test_nonmembers"]])
-    size = 2 * train_size
-    if len(test) > size:
-        raise CalibrationError(
-            f"{key}: the {len(test)} attack-test records exceed the reference pool of 2 x "
-            f"{train_size} (each reference model trains on half of it, as many records as the "
-            f"target); lower the attack-test sizes")
     used = np.concatenate([sets[k] for k in ("members", "target_test", "shadow_members",
                                              "shadow_nonmembers")])
     outside = np.setdiff1d(np.arange(n_records), used)
@@ -157,15 +151,31 @@ def reference_pool(sets: dict[str, np.ndarray], n_records: int, train_size: int,
     own = np.concatenate([rng.permutation(np.concatenate([sets["shadow_members"],
                                                           sets["shadow_nonmembers"]])),
                           rng.permutation(outside)])
-    need = size - len(test)
-    if need + population > len(own):
-        raise CalibrationError(
-            f"{key}: the reference pool needs {need} records besides the attack-test records and "
-            f"RMIA's population {population}, but only {len(own)} records are outside the "
-            f"target's sets (shadow sets and unused records); lower {key}.population or the sizes")
+    error = pool_error(len(test), train_size, len(own), population, key)
+    if error:
+        raise CalibrationError(error)
+    need = 2 * train_size - len(test)
     return {"pool": np.sort(np.concatenate([test, own[:need]])).astype(np.int64),
             "test": np.sort(test).astype(np.int64),
             "population": np.sort(own[need: need + population]).astype(np.int64)}
+
+
+def pool_error(n_test: int, train_size: int, n_own: int, population: int,
+               key: str = "calibrated") -> str | None:
+    """Why :func:`reference_pool` cannot draw its pool, or None: ``n_test`` attack-test records,
+    a ``train_size``-record target, ``n_own`` records the target never saw (shadow sets and unused
+    records). The plan checks this from the config's sizes before any job runs."""
+    if n_test > 2 * train_size:
+        return (f"{key}: the {n_test} attack-test records exceed the reference pool of 2 x "
+                f"{train_size} (each reference model trains on half of it, as many records as the "
+                f"target); lower the attack-test sizes")
+    need = 2 * train_size - n_test
+    if need + population > n_own:
+        return (f"{key}: the reference pool needs {need} records besides the {n_test} attack-test "
+                f"records and RMIA's population {population}, but only {n_own} records are outside "
+                f"the target's sets (shadow sets and unused records); lower {key}.population or "
+                f"the sizes")
+    return None
 
 
 def reference_mask(n_pool: int, n_models: int, seed: int) -> np.ndarray:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from deepleak import federated_runs as dl_runs  # noqa: E402
+from deepleak import calibration as dl_calibration  # noqa: E402 - numpy only: the pool's sizes
 from deepleak import finetune as dl_finetune  # noqa: E402
 from deepleak import paper  # noqa: E402 - the paper's tables: rows, attacks, values
 from deepleak import registry  # noqa: E402 - the data sets: names, kinds, raw files
@@ -176,6 +177,17 @@ def _check_calibrated():
     # An entry need not be in standalone.datasets: the stand-alone target, splits and attacks the
     # calibrated attacks stand beside are built for it on demand, without its tables and figures.
     _entries_exist("calibrated.datasets", CALIBRATED_DATASETS)
+    # The reference pool (2 x target_train records holding the attack-test records) must fit the
+    # records the target never saw: found here, not after the target's whole scenario has run.
+    for d in CALIBRATED_DATASETS:
+        sizes = dataset_cfg(d)["standalone"]["sizes"]
+        n_test = sizes["attack_test_members"] + sizes["attack_test_nonmembers"]
+        n_own = (dl_resources.n_records(config, d) - sizes["target_train"]
+                 - sizes["target_test"])
+        error = dl_calibration.pool_error(n_test, sizes["target_train"], n_own,
+                                          CALIBRATED["population"])
+        if error:
+            raise ConfigError(f"config: datasets.{d} in calibrated.datasets: {error}")
 
 
 _check_calibrated()
