@@ -86,7 +86,8 @@ def test_an_entry_may_read_another_entrys_stand_in(tmp_path):
     config["calibrated"]["datasets"] = ["small"]
     out = _plan(tmp_path, config)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "generate_standin_purchase100 " in out.stdout and "generate_standin_small" not in out.stdout
+    assert "generate_standin_purchase100 " in out.stdout
+    assert "generate_standin_small" not in out.stdout
     config["datasets"]["purchase100"]["source"] = "real"
     out = _plan(tmp_path, config)
     said = out.stdout + out.stderr
