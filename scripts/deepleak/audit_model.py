@@ -348,7 +348,7 @@ def attacker_sets(members: np.ndarray, nonmembers: np.ndarray, cfg: dict, seed: 
         rng = np.random.default_rng(seed)
         sets = {}
         for side, pool in (("members", members), ("nonmembers", nonmembers)):
-            fraction, test = cfg["knowledge"].get(side, 0.5), cfg["test"].get(side)
+            fraction, test = cfg["knowledge"][side], cfg["test"].get(side)
             known = int(round(fraction * len(pool)))
             test = len(pool) - known if test is None else test
             if known + test > len(pool):
