@@ -20,6 +20,10 @@ random 0/1 records of the stand-ins' widths and densities, deepleak/datasets.py)
              matmul" alternative, measured here only).
   simulate   federated.simulate end to end (passive run, 4 parties, --simulate-rounds rounds;
              evaluation included, which batching does not touch), batched=False vs True.
+  adam       one Adam update of K stacked models (K = --parties, the dataset's FC model): the
+             fused kernel batched.Adam runs while every model takes every step against the
+             element-wise update (seven passes) it runs once step counts differ, which every step
+             used before.
   pair       a target and a shadow model (§III-B, the stand-alone scenario's target_train and
              shadow_train, datasets.<dataset>.train) trained together vs one after the other,
              --pair-epochs epochs each.
@@ -198,6 +202,34 @@ def simulate_run(cfg, dataset: str, rounds: int, repeats: int) -> dict:
             "diff": max_diff([finals[False]], [finals[True]])}
 
 
+def adam_step(cfg, dataset: str, K: int, repeats: int, steps: int = 20) -> dict:
+    """Seconds per stacked Adam update, fused vs element-wise, on the same gradients."""
+    net = net_factory(cfg["datasets"][dataset]["model"], dataset)()
+    stack = batched.Stack(net, [net.state_dict()] * K)
+    for p in stack.params.values():
+        p.grad = torch.randn_like(p) * 1e-3
+    opt = batched.make_optimizer(stack, {"optimizer": "adam", "lr": 1e-3})
+
+    def fused():
+        for _ in range(steps):
+            opt.step()
+
+    @torch.no_grad()
+    def elementwise():
+        for _ in range(steps):
+            opt.steps = [s + 1 for s in opt.steps]
+            for p, m, v, d in zip(opt.params, opt.exp_avg, opt.exp_avg_sq, opt.denom, strict=True):
+                opt._update(p, p.grad, m, v, d, opt.steps)
+
+    times = {"fused": [], "elementwise": []}
+    for _ in range(repeats):
+        for name, fn in (("elementwise", elementwise), ("fused", fused)):
+            start = clock()
+            fn()
+            times[name].append((clock() - start) / steps)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def pair(cfg, dataset: str, epochs: int, repeats: int) -> dict:
     d = cfg["datasets"][dataset]
     train = {**d["train"], "epochs": epochs}
@@ -241,7 +273,7 @@ def main():
     ap.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
     ap.add_argument("--datasets", nargs="+", default=["purchase100", "texas100"])
     ap.add_argument("--parties", nargs="+", type=int, default=[2, 4, 5])
-    ap.add_argument("--sections", nargs="+", default=["federated", "simulate", "pair"])
+    ap.add_argument("--sections", nargs="+", default=["federated", "simulate", "adam", "pair"])
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per variant (median kept)")
     ap.add_argument("--simulate-rounds", type=int, default=2)
     ap.add_argument("--pair-epochs", type=int, default=1)
@@ -284,6 +316,14 @@ def main():
             r = simulate_run(cfg, dataset, args.simulate_rounds, args.repeats)
             print(f"{dataset:<12} sequential {r['sequential']:.3f}  batched {r['batched']:.3f}  "
                   f"ratio {r['sequential'] / r['batched']:.2f}  diff {r['diff']:.2e}", flush=True)
+    if "adam" in args.sections:
+        print("\nadam: milliseconds per Adam update of K stacked models, element-wise vs fused")
+        for dataset in args.datasets:
+            for K in args.parties:
+                r = adam_step(cfg, dataset, K, args.repeats)
+                print(f"{dataset:<12} K {K}  element-wise {r['elementwise'] * 1e3:.2f}  fused "
+                      f"{r['fused'] * 1e3:.2f}  ratio {r['elementwise'] / r['fused']:.2f}",
+                      flush=True)
     if "pair" in args.sections:
         print("\npair: target and shadow model, seconds per epoch, one after the other vs together")
         for dataset in args.datasets:

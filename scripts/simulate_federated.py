@@ -10,7 +10,7 @@ log = logging.getLogger("simulate_federated")
 
 def main(dataset_path, splits_path, features_out, model_out, meta_out, history_out, *, run,
          model_cfg, fed, parties, party_sweep, gamma, features_cfg, central_epochs, track_records,
-         seed):
+         batched, seed):
     data, sets = artifacts.load_npz(dataset_path), splits.load(splits_path)
     X, y = data["X"], data["y"]
     n_classes = int(y.max()) + 1
@@ -34,7 +34,7 @@ def main(dataset_path, splits_path, features_out, model_out, meta_out, history_o
         train=fed["train"], rounds=rounds, gamma=gamma,
         target_ids=federated.target_records(sets, spec_run), test_ids=sets["test"],
         observations=observations, track=federated.figure7_groups(sets, spec_run, track_records),
-        seed=seed)
+        seed=seed, batched=batched)
     final = history.iloc[-1]
     meta = {
         "run": run, "description": spec_run.description, "parties": spec_run.parties,

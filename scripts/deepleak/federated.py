@@ -30,8 +30,9 @@ observed epoch the features of the records that observer attacks are computed fr
 and stacked to ``[n, T, ...]``. Keeping the model snapshots instead would cost one state_dict per
 party and observed epoch (Texas100's FC model is 28 MB: 1.7 GB for a 4-party, 15-epoch run), and the
 attack needs only the features. Besides the global model, the running sum of the uploads and, when
-isolating, the target party's own model, the simulation holds the round's N party models stacked as
-one batched model with their optimizer state (deepleak/batched.py; Texas100's 4 parties: about
+isolating, the target party's own model, the simulation holds one party's model at a time or, with
+``batched`` (config ``federated.batched``, for a GPU), the round's N party models stacked as one
+batched model with their optimizer state (deepleak/batched.py; Texas100's 4 parties: about
 0.6 GB), so that the N local epochs run at once.
 
 Everything is deterministic from the run's seed: the initialisation, and one batch-order generator

@@ -37,6 +37,7 @@ rule federated_simulate:
         features_cfg=FEDERATED["features"],
         central_epochs=lambda wc: table12_epoch_sets(wc.dataset),
         track_records=FEDERATED["track_records"],
+        batched=FEDERATED["batched"],
         # One seed for every run of a (dataset, replicate): the runs share the initialisation and the
         # parties' batch orders, so passive and active runs differ by the attack alone.
         seed=lambda wc: artifact_seed(wc.dataset, "federated", wc.rep, "simulate"),
