@@ -21,9 +21,9 @@ random 0/1 records of the stand-ins' widths and densities, deepleak/datasets.py)
   simulate   federated.simulate end to end (passive run, 4 parties, --simulate-rounds rounds;
              evaluation included, which batching does not touch), batched=False vs True.
   adam       one Adam update of K stacked models (K = --parties, the dataset's FC model): the
-             fused kernel batched.Adam runs while every model takes every step against the
-             element-wise update (seven passes) it runs once step counts differ, which every step
-             used before.
+             element-wise update batched.Adam makes (seven passes over each stacked tensor)
+             against one pass of the fused kernel torch.optim.Adam(fused=True) runs (which
+             deepleak/optim.py runs for one model), on the stack's transposed weights.
   pair       a target and a shadow model (§III-B, the stand-alone scenario's target_train and
              shadow_train, datasets.<dataset>.train) trained together vs one after the other,
              --pair-epochs epochs each.
@@ -210,9 +210,15 @@ def adam_step(cfg, dataset: str, K: int, repeats: int, steps: int = 20) -> dict:
         p.grad = torch.randn_like(p) * 1e-3
     opt = batched.make_optimizer(stack, {"optimizer": "adam", "lr": 1e-3})
 
+    @torch.no_grad()
     def fused():
+        params = list(stack.params.values())
         for _ in range(steps):
-            opt.step()
+            opt.steps = [s + 1 for s in opt.steps]
+            torch._fused_adam_(params, [p.grad for p in params], opt.exp_avg, opt.exp_avg_sq, [],
+                               [torch.full((), float(opt.steps[0])) for _ in params],
+                               amsgrad=False, lr=opt.lr, beta1=opt.beta1, beta2=opt.beta2,
+                               weight_decay=0.0, eps=opt.eps, maximize=False)
 
     @torch.no_grad()
     def elementwise():
