@@ -404,3 +404,35 @@ def test_the_lira_paragraph_says_why_lira_was_not_run_or_what_it_found():
     assert "8 reference models" in text and "trained by your train() on 300 records" in text
     assert "LiRA online: TPR 20.0 % (CI 10.0 % to 30.0 %), AUC 0.900" in text
     assert "black-box: prediction vector: TPR 5.0 %" in text
+
+
+def _plan_audit(tmp_path, **changes):
+    """The audit's job plan (a dry run) of worked example 2 with ``changes`` to its audit.model /
+    audit.references."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((root / "config/audit_resnet.yaml").read_text())
+    cfg["audit"]["model"].update(changes.get("model", {}))
+    cfg["audit"]["references"].update(changes.get("references", {}))
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(cfg))
+    return subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores",
+                           "1", "audit", "--configfile", "config/test.yaml",
+                           str(tmp_path / "audit.yaml")], cwd=root, capture_output=True, text=True)
+
+
+def test_lira_is_planned_only_with_a_train_function_and_enough_references(tmp_path):
+    planned = _plan_audit(tmp_path)
+    assert planned.returncode == 0, planned.stderr[-2000:]
+    for rule in ("audit_references", "audit_target_statistics", "audit_lira"):
+        assert rule in planned.stdout, rule
+    without = _plan_audit(tmp_path, model={"train_function": None})
+    assert without.returncode == 0, without.stderr[-2000:]
+    assert "audit_lira" not in without.stdout and "audit_report" in without.stdout
+    two = _plan_audit(tmp_path, references={"models": 2})
+    assert two.returncode != 0
+    assert "audit.references.models is 2" in two.stdout + two.stderr
