@@ -13,11 +13,7 @@ log = logging.getLogger("audit_features")
 
 def main(splits_path, checked_path, features_out, read_only_out, *, audit, device):
     checked = artifacts.load_json(checked_path)
-    digests = {p: files.sha256(p) for p in audit_model.user_files(audit)}
-    changed = sorted(p for p, d in digests.items() if checked["user_files"].get(p) != d)
-    if changed:
-        raise audit_model.AuditError(f"audit: {changed} changed since audit_validate checked "
-                                     f"them; rerun the audit (snakemake -R audit_validate)")
+    check_unchanged(audit, checked)
     net = audit_model.build(audit["model"])
     state = audit_model.load_state(audit["model"]["state_dict"], audit["model"].get("sha256"))
     audit_model.load_weights(net, state, audit["model"]["state_dict"])
@@ -42,6 +38,15 @@ def main(splits_path, checked_path, features_out, read_only_out, *, audit, devic
         "n_classes": checked["n_classes"], "modules": checked["modules"],
         "output_layer": checked["output_layer"], **report})
     artifacts.save_json(read_only_out, read_only)
+
+
+def check_unchanged(audit: dict, checked: dict) -> None:
+    """Raise unless every file of the user's is what audit_validate checked."""
+    digests = {p: files.sha256(p) for p in audit_model.user_files(audit)}
+    changed = sorted(p for p, d in digests.items() if checked["user_files"].get(p) != d)
+    if changed:
+        raise audit_model.AuditError(f"audit: {changed} changed since audit_validate checked "
+                                     f"them; rerun the audit (snakemake -R audit_validate)")
 
 
 def check_read_only(net, before: str, audit: dict) -> dict:

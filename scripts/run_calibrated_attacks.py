@@ -1,11 +1,13 @@
 """LiRA (online, offline), RMIA (offline) and white-box LiRA on the attack-test records, from the
-target's and the reference models' statistics (rule calibrated_attacks; deepleak/calibration.py)."""
+target's and the reference models' statistics (rule calibrated_attacks; deepleak/calibration.py).
+The audit's LiRA (rule audit_lira) runs this script too, on the audited model's statistics and
+those of reference models trained by the user's own function (``scenario``: "audit")."""
 import numpy as np
 from deepleak import artifacts, calibration, metrics
 
 
 def main(mask_path, target_path, references_path, summary_path, scores_out, metrics_out, *,
-         global_variance, a, gamma, metrics_cfg, seed):
+         global_variance, a, gamma, metrics_cfg, seed, scenario="standalone"):
     drawn = artifacts.load_npz(mask_path)
     target, refs = artifacts.load_npz(target_path), artifacts.load_npz(references_path)
     layers = artifacts.load_npz_meta(target_path)["layer_names"]
@@ -37,7 +39,7 @@ def main(mask_path, target_path, references_path, summary_path, scores_out, metr
                         "mean_out_accuracy": float(np.mean(summary["out_accuracy"])),
                         **used[name]})
     artifacts.save_npz(scores_out, out)
-    metrics.save(metrics_out, records, scenario="standalone")
+    metrics.save(metrics_out, records, scenario=scenario)
 
 
 if __name__ == "__main__":

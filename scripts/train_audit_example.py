@@ -14,12 +14,10 @@ def main(state_out, *, audit, seed):
             f"audit.model.state_dict: {model_cfg['state_dict']} does not exist, and only the "
             f"worked examples' weights (results/audit_examples/...) are made by the workflow, from "
             f"audit.model.train_function; give the path of your own weights")
-    train = audit_model.load_function(model_cfg["file"], model_cfg["train_function"])
     X, y, arrays = audit_model.load_data(audit["data"])
     members, _ = audit_model.membership(audit["membership"], len(y), arrays)
-    torch.manual_seed(seed)
-    net = audit_model.build(model_cfg)
-    train(net, X[members], y[members], seed=seed, **model_cfg.get("train_kwargs", {}))
+    # The one call of the user's training function, as LiRA's reference models are trained.
+    net = audit_model.train_model(model_cfg, X[members], y[members], seed)
     buffer = io.BytesIO()  # through a buffer: the same weights give the same bytes
     torch.save(net.state_dict(), buffer)
     with files.atomic_path(state_out, ".pt") as tmp:

@@ -8,6 +8,8 @@ import os
 import textwrap
 
 import audit_features
+import audit_references
+import audit_target_statistics
 import audit_validate
 import numpy as np
 import pytest
@@ -38,6 +40,24 @@ MODEL_FILE = textwrap.dedent('''
 
     def build(classes=3, width=4):
         return Net(classes, width)
+
+
+    def train(model, X, y, *, seed, steps=100, calls=None):
+        """Full-batch Adam until the model has memorised (X, y); each call is appended to the
+        file ``calls``, so that a test can count them."""
+        import torch
+
+        if calls:
+            with open(calls, "a") as f:
+                f.write(f"{len(X)} {seed}\\n")
+        torch.manual_seed(seed)
+        X, y = torch.as_tensor(X), torch.as_tensor(y)
+        opt = torch.optim.Adam(model.parameters(), lr=0.02)
+        model.train()
+        for _ in range(steps):
+            opt.zero_grad()
+            F.cross_entropy(model(X), y).backward()
+            opt.step()
 ''')
 
 N = 120
@@ -73,6 +93,7 @@ def user(tmp_path):
         "layers": {"last": 3, "names": None},
         "conv_gradient": "channel_norms", "max_output_features": 4096, "batch_size": 32,
         "chunk_size": 8, "fpr": 0.01, "per_class_min_records": 2,
+        "references": {"models": 4, "train_size": None, "population": 0},
     }
     return tmp_path, cfg
 
@@ -121,7 +142,7 @@ def _wrong_shape(state):
 @pytest.mark.parametrize("edit, message", [
     (lambda t, c: c["model"].update(function="make_net"),
      "audit.model.function: .* has no function 'make_net'; the functions and classes it defines "
-     r"are \['Net', 'build'\]"),
+     r"are \['Net', 'build', 'train'\]"),
     (lambda t, c: c["model"].update(file=str(t / "nowhere.py")),
      "audit.model.file: .* does not exist"),
     (lambda t, c: c["model"].update(state_dict=_bad_state(t, _drop_key)),
@@ -269,3 +290,149 @@ def test_an_image_folder_is_read_with_a_named_transform(tmp_path):
     assert X.shape == (6, 3, 8, 8) and X.max() <= 1
     with pytest.raises(audit_model.AuditError, match="image_folder data needs one of"):
         audit_model.load_data({"image_folder": str(tmp_path), "transform": "none"})
+
+
+# --------------------------------------------------------------------------------------------------
+# LiRA with reference models trained by the user's own function
+# --------------------------------------------------------------------------------------------------
+def test_lira_ranks_memorised_members_first_from_references_the_users_function_trained(user):
+    """Planted leakage: the user's model memorises its 60 members (random labels, so nothing but
+    memory predicts them). The audit's LiRA path (rules audit_references, audit_target_statistics,
+    audit_lira) trains each reference model through the user's train function, with its kwargs,
+    on half of the pool, and ranks the test members above the test non-members."""
+    import run_calibrated_attacks
+
+    tmp_path, cfg = user
+    calls = tmp_path / "calls.txt"
+    cfg["model"].update(train_function="train", train_kwargs={"steps": 200, "calls": str(calls)})
+    with np.load(tmp_path / "data.npz") as d:
+        X, y = d["X"], d["y"]
+    target = audit_model.train_model(cfg["model"], X[:60], y[:60], seed=7)
+    torch.save(target.state_dict(), tmp_path / "weights.pt")
+    assert calls.read_text().splitlines() == ["60 7"]
+    calls.unlink()
+    validate(tmp_path, cfg)
+    t = {k: tmp_path / k for k in ("splits.npz", "checked.json", "mask.npz", "references.npz",
+                                   "references.json", "target.npz", "scores.npz", "metrics.json")}
+    seeds = [11, 12, 13, 14, 15, 16, 17, 18]
+    cfg["references"]["models"] = len(seeds)
+    audit_references.main(t["splits.npz"], t["checked.json"], t["mask.npz"], t["references.npz"],
+                          t["references.json"], audit=cfg, device="cpu", seed=5, seeds=seeds)
+    # One call of the user's function per reference model, each on half of the 120-record pool
+    # (the 60 test records and the attacker's 60 known ones), with its own seed.
+    assert calls.read_text().splitlines() == [f"60 {s}" for s in seeds]
+    drawn = artifacts.load_npz(t["mask.npz"])
+    sets = artifacts.load_npz(t["splits.npz"])
+    assert len(drawn["pool"]) == 120 and np.isin(drawn["test"], drawn["pool"]).all()
+    assert drawn["mask"].sum(1).tolist() == [60] * 8 and (drawn["mask"].sum(0) == 4).all()
+    assert drawn["test_member"].sum() == len(sets["attack_test_members"]) == 30
+    stats = artifacts.load_npz(t["references.npz"])
+    assert stats["loss"].shape == (8, 60) and "grad_norm/conv" in stats  # statistics, no weights
+
+    audit_target_statistics.main(t["checked.json"], t["mask.npz"], t["target.npz"], audit=cfg,
+                                 device="cpu")
+    run_calibrated_attacks.main(t["mask.npz"], t["target.npz"], t["references.npz"],
+                                t["references.json"], t["scores.npz"], t["metrics.json"],
+                                global_variance="auto", a=0.3, gamma=1.0,
+                                metrics_cfg={"n_bootstrap": 20, "confidence": 0.95}, seed=0,
+                                scenario="audit")
+    found = artifacts.load_json(t["metrics.json"])
+    assert found["context"]["scenario"] == "audit"
+    assert "rmia_offline" not in found["attacks"]  # population 0: no RMIA
+    # Random inputs and labels: a few non-members resemble members by chance (the target's own
+    # confidence separates them with AUC 0.89 here), so "near 1" is 0.8.
+    for attack in ("lira_online", "lira_offline", "wb_lira_loss"):
+        assert found["attacks"][attack]["metrics"]["test"]["auc"] > 0.8, attack
+    scores = artifacts.load_npz(t["scores.npz"])
+    member = scores["member"].astype(bool)
+    assert np.median(scores["lira_online"][member]) > np.quantile(scores["lira_online"][~member],
+                                                                  0.75)
+
+    # The control: the same references, and a model of the same recipe trained on the
+    # non-members instead. LiRA follows what the model trained on, so the ranking turns over.
+    other = audit_model.train_model(cfg["model"], X[60:], y[60:], seed=7)
+    torch.save(other.state_dict(), tmp_path / "other.pt")
+    cfg["model"].update(state_dict=str(tmp_path / "other.pt"))
+    checked = artifacts.load_json(t["checked.json"])
+    checked["user_files"] = {p: files.sha256(p) for p in audit_model.user_files(cfg)}
+    artifacts.save_json(t["checked.json"], checked)
+    audit_target_statistics.main(t["checked.json"], t["mask.npz"], t["target.npz"], audit=cfg,
+                                 device="cpu")
+    run_calibrated_attacks.main(t["mask.npz"], t["target.npz"], t["references.npz"],
+                                t["references.json"], t["scores.npz"], t["metrics.json"],
+                                global_variance="auto", a=0.3, gamma=1.0,
+                                metrics_cfg={"n_bootstrap": 20, "confidence": 0.95}, seed=0,
+                                scenario="audit")
+    control = artifacts.load_json(t["metrics.json"])["attacks"]
+    assert control["lira_online"]["metrics"]["test"]["auc"] < 0.2
+
+
+def test_the_reference_pool_takes_test_records_first_and_names_what_to_change(user):
+    tmp_path, cfg = user
+    validate(tmp_path, cfg)
+    sets = artifacts.load_npz(tmp_path / "splits.npz")
+    test = np.concatenate([sets["attack_test_members"], sets["attack_test_nonmembers"]])
+    drawn = audit_model.reference_pool(sets, 200, 50, population=30, seed=1)
+    assert len(drawn["pool"]) == 100 and np.isin(test, drawn["pool"]).all()
+    # RMIA's population: records the audited model never saw, outside the pool.
+    assert len(drawn["population"]) == 30 and not np.isin(drawn["population"], drawn["pool"]).any()
+    assert not np.isin(drawn["population"], sets["members"]).any()
+    again = audit_model.reference_pool(sets, 200, 50, population=30, seed=1)
+    assert all(np.array_equal(drawn[k], again[k]) for k in drawn)
+    with pytest.raises(audit_model.AuditError, match=r"audit.references: the reference pool needs "
+                       r"140 records besides the 60 attack-test records, but only 60 .*"
+                       r"audit.references.train_size: 100"):
+        audit_model.reference_pool(sets, 120, 100, population=0, seed=1)
+    with pytest.raises(audit_model.AuditError, match="lower audit.references.population"):
+        audit_model.reference_pool(sets, 120, 60, population=10, seed=1)
+
+
+def test_the_lira_paragraph_says_why_lira_was_not_run_or_what_it_found():
+    text = audit_model.lira_verdict({}, {}, fpr=0.01, references={}, paper_best=None,
+                                    skipped="audit.model.train_function is not given")
+    assert text == ("LiRA with reference models (Carlini et al. 2022) was not run: "
+                    "audit.model.train_function is not given.")
+    results = {"lira_online": _result(0.2, 0.1, 0.3, auc=0.9),
+               "lira_offline": _result(0.1, 0.05, 0.2, auc=0.8),
+               "black_box": _result(0.05, 0.02, 0.08)}
+    descriptions = {"lira_online": "LiRA online", "lira_offline": "LiRA offline",
+                    "black_box": "Black-box: prediction vector"}
+    text = audit_model.lira_verdict(
+        results, descriptions, fpr=0.01, paper_best="black_box", skipped=None,
+        references={"models": 8, "train_size": 300, "pool": 600, "train_function": "train",
+                    "mean_out_accuracy": 0.7})
+    assert "8 reference models" in text and "trained by your train() on 300 records" in text
+    assert "LiRA online: TPR 20.0 % (CI 10.0 % to 30.0 %), AUC 0.900" in text
+    assert "black-box: prediction vector: TPR 5.0 %" in text
+
+
+def _plan_audit(tmp_path, **changes):
+    """The audit's job plan (a dry run) of worked example 2 with ``changes`` to its audit.model /
+    audit.references."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((root / "config/audit_resnet.yaml").read_text())
+    cfg["audit"]["model"].update(changes.get("model", {}))
+    cfg["audit"]["references"].update(changes.get("references", {}))
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(cfg))
+    return subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores",
+                           "1", "audit", "--configfile", "config/test.yaml",
+                           str(tmp_path / "audit.yaml")], cwd=root, capture_output=True, text=True)
+
+
+def test_lira_is_planned_only_with_a_train_function_and_enough_references(tmp_path):
+    planned = _plan_audit(tmp_path)
+    assert planned.returncode == 0, planned.stderr[-2000:]
+    for rule in ("audit_references", "audit_target_statistics", "audit_lira"):
+        assert rule in planned.stdout, rule
+    without = _plan_audit(tmp_path, model={"train_function": None})
+    assert without.returncode == 0, without.stderr[-2000:]
+    assert "audit_lira" not in without.stdout and "audit_report" in without.stdout
+    two = _plan_audit(tmp_path, references={"models": 2})
+    assert two.returncode != 0
+    assert "audit.references.models is 2" in two.stdout + two.stderr

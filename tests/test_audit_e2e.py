@@ -6,7 +6,7 @@
    the stand-alone features with the audit's seeds), and its threshold baselines the stand-alone
    baselines' AUC and TPRs;
 2. config/audit_resnet.yaml: a ResNet-like CNN with batch norm from its own file, on a declared
-   seeded split.
+   seeded split, with LiRA from 4 reference models that its own train function trains.
 
 Both write the verdict, the per-layer table, the figures and the per-record risk, and go into the
 HTML report. A bad state_dict stops the first job, audit_validate, before any feature is read."""
@@ -107,6 +107,40 @@ def test_each_example_writes_verdict_table_figures_and_risk(work, name):
     ro = json.loads((out / "read_only.json").read_text())
     assert ro["fingerprint_before"] == ro["fingerprint_after"]
     assert not ro["modules_in_training_mode"] and not ro["parameters_with_grad"]
+
+
+def test_example_2_reports_lira_from_references_its_train_function_trained(work):
+    import pandas as pd
+
+    out = work / "results/audit/small_resnet"
+    summary = (out / "summary.md").read_text()
+    assert "## LiRA with reference models" in summary
+    assert "4 reference models, each a fresh copy of the model trained by your train()" in summary
+    rows = [line for line in summary.splitlines() if "| calibrated (reference models) |" in line]
+    labels = [r.split(" | ")[0].lstrip("| ") for r in rows]
+    assert labels[:3] == ["LiRA online (logit-scaled confidence)",
+                          "LiRA offline (logit-scaled confidence)",
+                          "RMIA offline (true-class probability)"]
+    assert "White-box LiRA online: loss" in labels
+    assert "White-box LiRA online: log gradient norm of stage2.skip.0" in labels
+    assert all(r.endswith("| 150 | 150 |") for r in rows)  # the paper's attacks' test records
+    results = json.loads((out / "verdict.json").read_text())["results"]
+    for name in ("lira_online", "lira_offline", "rmia_offline", "wb_lira_vector"):
+        assert 0 <= results[name]["auc"] <= 1 and results[name]["auc_ci"] is not None
+        assert results[name]["tpr_at_0.01_fpr"] is not None  # 150 non-members allow 1 % FPR
+    refs = json.loads((out / "references/references.json").read_text())
+    assert refs["models"] == 4 and refs["train_function"] == "train" and refs["pool"] == 600
+    assert not list((out / "references").glob("*.pt"))  # statistics only, no reference weights
+    risk = pd.read_csv(out / "records.csv")
+    assert {"score_lira_online", "score_lira_offline"} <= set(risk.columns)
+
+
+def test_example_1_says_why_it_runs_no_lira(work):
+    summary = (work / "results/audit/fashion_mnist_cnn/summary.md").read_text()
+    assert ("LiRA with reference models (Carlini et al. 2022) was not run: "
+            "audit.model.train_function is not given") in summary
+    assert "| calibrated (reference models) |" not in summary
+    assert not (work / "results/audit/fashion_mnist_cnn/references").exists()
 
 
 def test_example_2_reads_its_own_model_file_with_batch_norm(work):

@@ -16,7 +16,11 @@ paper's attacks read, and reports what the attacks found:
   (``layer_names``, ``forward(x, return_activations=True)``, ``layer_modules``): a chosen layer's
   output is its module's output as a forward hook sees it;
 - :func:`audit_attacks`: the attacks an audit runs, in the paper's words (Tables III-V, VIII);
-- :func:`verdict`, :func:`layer_rows`: the plain-words summary and the per-layer leakage table.
+- :func:`train_model`, :func:`reference_pool`: LiRA's reference models, trained by the user's own
+  training function on halves of a pool that holds the attack-test records (the scoring is the
+  stand-alone calibrated attacks', deepleak/calibration.py);
+- :func:`verdict`, :func:`lira_verdict`, :func:`layer_rows`: the plain-words summary and the
+  per-layer leakage table.
 
 The model is only read: every pass runs in eval mode (batch norm uses its running statistics and
 updates nothing, dropout is off), gradients are taken with ``torch.autograd.grad`` w.r.t. layer
@@ -90,6 +94,34 @@ def build(model_cfg: dict):
         raise AuditError(f"audit.model.function: {model_cfg['function']}() in {model_cfg['file']} "
                          f"returned a {type(net).__name__}, not a torch.nn.Module")
     return net
+
+
+def train_model(model_cfg: dict, X, y, seed: int, train_fn=None):
+    """A fresh model of the user's (``audit.model.function``) trained by their
+    ``audit.model.train_function`` on (X, y): ``train(model, X, y, seed=seed, **train_kwargs)``,
+    the one signature the audit calls it with (the worked examples' weights, LiRA's reference
+    models). It trains ``model`` in place; a returned ``nn.Module`` is taken instead. torch's
+    global seed is set to ``seed`` first, so the initial weights come from the config seed too.
+    ``train_fn``: the function, when the caller has loaded it already."""
+    import torch
+    from torch import nn
+
+    name = model_cfg.get("train_function")
+    if not name:
+        raise AuditError("audit.model.train_function is not given; name the function of "
+                         "audit.model.file that trains your model, train(model, X, y, seed=..., "
+                         "**train_kwargs)")
+    train_fn = train_fn or load_function(model_cfg["file"], name)
+    torch.manual_seed(seed)
+    net = build(model_cfg)
+    try:
+        out = train_fn(net, X, y, seed=seed, **model_cfg.get("train_kwargs", {}))
+    except Exception as err:
+        raise AuditError(f"audit.model.train_function: {name}() of {model_cfg['file']} failed on "
+                         f"{len(X)} records ({type(err).__name__}: {err}); it is called as "
+                         f"{name}(model, X, y, seed=..., **audit.model.train_kwargs) with numpy "
+                         f"arrays X, y") from err
+    return out if isinstance(out, nn.Module) else net
 
 
 def load_state(path: str | Path, sha256: str | None = None) -> dict:
@@ -564,6 +596,34 @@ def strongest(results: dict[str, dict], fpr: float) -> str:
     return max(results, key=rank)
 
 
+def reference_pool(sets: dict[str, np.ndarray], n_records: int, train_size: int,
+                   population: int, seed: int) -> dict[str, np.ndarray]:
+    """The records of LiRA's reference models in an audit (deepleak/calibration.py draw_pool):
+
+    - ``pool``: the attack-test records, then, in a seeded order, the attacker's known members and
+      non-members, then records of the data that are neither members nor non-members, up to
+      ``2 * train_size`` (each reference model trains on half of it);
+    - ``population``: RMIA's z, records outside the pool that the audited model never saw (known
+      non-members, then records outside the membership, in the same order).
+
+    ``sets``: the audit's splits.npz (members, nonmembers and the attacker's six sets)."""
+    from deepleak import calibration
+
+    test = np.concatenate([sets["attack_test_members"], sets["attack_test_nonmembers"]])
+    known = np.concatenate([sets[k] for k in ATTACK_SETS if not k.startswith("attack_test")])
+    outside = np.setdiff1d(np.arange(n_records),
+                           np.concatenate([sets["members"], sets["nonmembers"]]))
+    rng = np.random.default_rng(seed)
+    extra = np.concatenate([rng.permutation(known), rng.permutation(outside)]).astype(np.int64)
+    unseen = extra[~np.isin(extra, sets["members"])]
+    try:
+        return calibration.draw_pool(test, extra, unseen, train_size, population,
+                                     "audit.references")
+    except calibration.CalibrationError as err:
+        raise AuditError(f"{err} (audit.references.train_size: {train_size}; null means as many "
+                         f"as the members)") from err
+
+
 def verdict(results: dict[str, dict], descriptions: dict[str, str], *, fpr: float,
             known: dict[str, int], model_label: str) -> str:
     """One paragraph, in plain words: how much better than chance an attacker with the stated
@@ -613,6 +673,39 @@ def verdict(results: dict[str, dict], descriptions: dict[str, str], *, fpr: floa
                      f"{_pct(results['black_box'][key])}; the white-box attacks read the layers' "
                      f"outputs and gradients, which a user of a published model has.")
     return " ".join(lines)
+
+
+def lira_verdict(results: dict[str, dict], descriptions: dict[str, str], *, fpr: float,
+                 references: dict, paper_best: str | None, skipped: str | None) -> str:
+    """The paragraph on LiRA beside the verdict: what the reference models were, what LiRA online
+    and offline found at ``fpr`` (with CIs), beside the strongest of the paper's attacks
+    (``paper_best``); or, with ``skipped``, why LiRA was not run. ``references``: models,
+    train_size, pool, train_function, mean_out_accuracy."""
+    if skipped:
+        return f"LiRA with reference models (Carlini et al. 2022) was not run: {skipped}."
+    key = metrics.tpr_key(fpr)
+
+    def numbers(name):
+        m = results[name]
+        if m.get(key) is None:
+            return f"AUC {m['auc']:.3f} (too few test non-members for a TPR at {_rate(fpr)} FPR)"
+        lo, hi = m.get(f"{key}_ci") or [math.nan, math.nan]
+        ci = "" if math.isnan(lo) else f" (CI {_pct(lo)} to {_pct(hi)})"
+        return f"TPR {_pct(m[key])}{ci}, AUC {m['auc']:.3f}"
+
+    r = references
+    text = [f"Calibrated attacks (not in the paper): {r['models']} reference models, each a fresh "
+            f"copy of the model trained by your {r['train_function']}() on {r['train_size']:,} "
+            f"records, half of a pool of {r['pool']:,} that holds the test records (each test "
+            f"record IN for half of the models; their mean accuracy on records they did not train "
+            f"on {_pct(r['mean_out_accuracy'])}), calibrate the test per record.",
+            f"At {_rate(fpr)} false positives, {descriptions['lira_online']}: "
+            f"{numbers('lira_online')}; {descriptions['lira_offline']}: "
+            f"{numbers('lira_offline')}."]
+    if paper_best is not None:
+        text.append(f"The strongest of the paper's attacks above, "
+                    f"{descriptions[paper_best].lower()}: {numbers(paper_best)}.")
+    return " ".join(text)
 
 
 def layer_rows(results: dict[str, dict], layers: list[str], modules: list[str], norms: dict,

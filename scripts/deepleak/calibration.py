@@ -94,14 +94,18 @@ def probability(phi: np.ndarray) -> np.ndarray:
 
 
 def model_statistics(net, X, y, *, device: str = "cpu", batch_size: int = 1024,
-                     chunk_size: int = 64) -> dict[str, np.ndarray]:
+                     chunk_size: int = 64, max_output_features: int | None = None
+                     ) -> dict[str, np.ndarray]:
     """Per-record statistics of one model: ``logit_confidence``, ``loss`` and ``grad_norm/<layer>``
     for every layer (factored gradients for linear layers, deepleak/gradients.py; conv layers'
-    norms from their unfolded gradients), float64 [n] each."""
+    norms from their unfolded gradients), float64 [n] each. ``max_output_features`` bounds the
+    layer outputs read on the way (features.extract; a large model's conv outputs would otherwise
+    be held for every record, and none of them is a statistic)."""
     from deepleak import features
 
     f = features.extract(net, X, y, gradient_layers=len(net.layer_names), batch_size=batch_size,
-                         chunk_size=chunk_size, device=device)
+                         chunk_size=chunk_size, device=device,
+                         max_output_features=max_output_features)
     out = {"logit_confidence": logit_confidence(f["logits"], f["label"]),
            "loss": loss_from_logits(f["logits"], f["label"])}
     out.update({k: f[k].astype(np.float64) for k in f if k.startswith("grad_norm/")})
@@ -151,13 +155,41 @@ def reference_pool(sets: dict[str, np.ndarray], n_records: int, train_size: int,
     own = np.concatenate([rng.permutation(np.concatenate([sets["shadow_members"],
                                                           sets["shadow_nonmembers"]])),
                           rng.permutation(outside)])
+    # the plan's check (common.smk), on the records themselves
     error = pool_error(len(test), train_size, len(own), population, key)
     if error:
         raise CalibrationError(error)
-    need = 2 * train_size - len(test)
-    return {"pool": np.sort(np.concatenate([test, own[:need]])).astype(np.int64),
-            "test": np.sort(test).astype(np.int64),
-            "population": np.sort(own[need: need + population]).astype(np.int64)}
+    return draw_pool(test, own, own, train_size, population, key)
+
+
+def draw_pool(test: np.ndarray, extra: np.ndarray, unseen: np.ndarray, train_size: int,
+              population: int, key: str) -> dict[str, np.ndarray]:
+    """The pool: the ``test`` records, then the first of ``extra`` (records besides them, in a
+    seeded order) up to ``2 * train_size``; RMIA's population: the first ``population`` of
+    ``unseen`` (records the target never saw, in a seeded order) outside the pool. ``key``: the
+    config section the sizes come from, named by the errors. Returns {"pool", "test",
+    "population"}, sorted."""
+    size = 2 * train_size
+    if len(test) > size:
+        raise CalibrationError(
+            f"{key}: the {len(test)} attack-test records exceed the reference pool of 2 x "
+            f"{train_size} (each reference model trains on half of it, as many records as the "
+            f"target); lower the attack-test sizes")
+    need = size - len(test)
+    if need > len(extra):
+        raise CalibrationError(
+            f"{key}: the reference pool needs {need} records besides the {len(test)} attack-test "
+            f"records, but only {len(extra)} are available; lower the training size of the "
+            f"reference models or the attack-test sizes, or give more records")
+    pool = np.sort(np.concatenate([test, extra[:need]])).astype(np.int64)
+    candidates = np.asarray(unseen)[~np.isin(unseen, pool)]
+    if population > len(candidates):
+        raise CalibrationError(
+            f"{key}: the reference pool needs {need} records besides the attack-test records and "
+            f"RMIA's population {population}, but only {len(candidates)} records the target never "
+            f"saw are left outside the pool; lower {key}.population or the sizes")
+    return {"pool": pool, "test": np.sort(test).astype(np.int64),
+            "population": np.sort(candidates[:population]).astype(np.int64)}
 
 
 def pool_error(n_test: int, train_size: int, n_own: int, population: int,
@@ -320,8 +352,9 @@ def attack_names(layer_names: list[str]) -> list[str]:
             "wb_lira_vector_offline"]
 
 
-def describe(name: str) -> str:
-    """A row label in the words of the papers."""
+def describe(name: str, layer_labels: dict[str, str] | None = None) -> str:
+    """A row label in the words of the papers; ``layer_labels`` names layers as the reader knows
+    them (an audit: the user's module names, which the layer names spell with underscores)."""
     fixed = {
         "lira_online": "LiRA online (logit-scaled confidence)",
         "lira_offline": "LiRA offline (logit-scaled confidence)",
@@ -334,7 +367,9 @@ def describe(name: str) -> str:
     if name in fixed:
         return fixed[name]
     if name.startswith("wb_lira_grad_norm_"):
-        return f"White-box LiRA online: log gradient norm of {name[len('wb_lira_grad_norm_'):]}"
+        layer = name[len("wb_lira_grad_norm_"):]
+        layer = (layer_labels or {}).get(layer, layer)
+        return f"White-box LiRA online: log gradient norm of {layer}"
     raise KeyError(name)
 
 
@@ -352,8 +387,9 @@ def run_attacks(target: dict[str, np.ndarray], references: dict[str, np.ndarray]
     ``target``: {statistic: [n]} of the target model; ``references``: {statistic: [N, n]}; both
     over the same records, of which ``test_rows`` are the attack-test records (``member_mask``
     [N, len(test_rows)] says which references trained on them) and ``population_rows`` RMIA's z.
-    Returns ({attack: scores}, {attack: what it used})."""
-    tr, pr = np.asarray(test_rows), np.asarray(population_rows)
+    Without population rows there is no RMIA. Returns ({attack: scores}, {attack: what it
+    used})."""
+    tr, pr = np.asarray(test_rows), np.asarray(population_rows, dtype=np.int64)
     t = {k: v[tr] for k, v in target.items()}
     r = {k: v[:, tr] for k, v in references.items()}
     phi = BLACK_BOX_STATISTIC
@@ -363,10 +399,13 @@ def run_attacks(target: dict[str, np.ndarray], references: dict[str, np.ndarray]
     scores["lira_offline"], info["lira_offline"] = lira(
         t[phi], r[phi], member_mask, online=False, global_variance=global_variance)
     p = probability
-    scores["rmia_offline"] = rmia_offline(p(t[phi]), p(r[phi]), member_mask,
-                                          p(target[phi][pr]), p(references[phi][:, pr]),
-                                          a=a, gamma=gamma)
-    info["rmia_offline"] = {"a": a, "gamma": gamma, "population": int(len(pr))}
+    # RMIA compares x with population records; with none (an audit whose data holds no record
+    # outside the membership and the pool, audit.references.population 0) it is not run.
+    if len(pr):
+        scores["rmia_offline"] = rmia_offline(p(t[phi]), p(r[phi]), member_mask,
+                                              p(target[phi][pr]), p(references[phi][:, pr]),
+                                              a=a, gamma=gamma)
+        info["rmia_offline"] = {"a": a, "gamma": gamma, "population": int(len(pr))}
     singles = {"wb_lira_loss": "loss",
                **{f"wb_lira_grad_norm_{n}": f"grad_norm/{n}" for n in layer_names}}
     for attack, stat in singles.items():

@@ -9,6 +9,10 @@ one, stacked state under torch.vmap), at most ``per_batch`` at a time to bound m
 the initial weights ``models.build_model(..., seed=seeds[k])`` and the batch order of
 ``Generator().manual_seed(seeds[k])``, so a batched model equals the one trained alone up to float
 summation order (tests/test_calibration.py).
+
+An audit's reference models (:func:`trained_statistics`) are the user's model trained by the user's
+own training function (deepleak/audit_model.py ``train_model``), one after the other, and
+summarised the same way.
 """
 from __future__ import annotations
 
@@ -71,8 +75,6 @@ def statistics(model_cfg: dict, in_features, n_classes: int, X, y, mask: np.ndar
     and return the statistics of each on ``records`` ({statistic: [N, len(records)]},
     deepleak.calibration.model_statistics) and a summary (how they trained, their loss, and their
     accuracy on their OUT pool records)."""
-    import torch
-
     X, y = np.asarray(X), np.asarray(y)
     n_models = len(mask)
     use_batched = batched and model_cfg["arch"] in BATCHED_ARCHS
@@ -82,15 +84,7 @@ def statistics(model_cfg: dict, in_features, n_classes: int, X, y, mask: np.ndar
                "train_cpu_seconds": 0.0, "out_accuracy": [], "train_loss": []}
 
     def observe(net, k):
-        s = calibration.model_statistics(net, X[records], y[records], device=device,
-                                         **feature_opts)
-        for key, v in s.items():
-            stats.setdefault(key, []).append(v)
-        out = pool[~mask[k]]
-        with torch.no_grad():
-            Xo, yo = _as_tensors(X[out], y[out], next(net.parameters()).device)
-            acc = float((net.eval()(Xo).argmax(1) == yo).float().mean())
-        summary["out_accuracy"].append(acc)
+        _observe(net, X, y, records, pool[~mask[k]], stats, summary, device, feature_opts)
 
     for start in range(0, n_models, per_batch if use_batched else 1):
         ks = list(range(start, min(n_models, start + (per_batch if use_batched else 1))))
@@ -115,4 +109,42 @@ def statistics(model_cfg: dict, in_features, n_classes: int, X, y, mask: np.ndar
             observe(net, k)
         log.info("reference models %d-%d of %d trained (%s), %.1f s so far", ks[0], ks[-1],
                  n_models, "batched" if use_batched else "alone", summary["train_seconds"])
+    return {k: np.stack(v) for k, v in stats.items()}, summary
+
+
+def _observe(net, X, y, records, out, stats: dict, summary: dict, device: str, feature_opts: dict
+             ) -> None:
+    """Add one trained model's statistics on ``records`` to ``stats`` and its accuracy on ``out``
+    (pool records it did not train on) to ``summary``."""
+    import torch
+
+    s = calibration.model_statistics(net, X[records], y[records], device=device, **feature_opts)
+    for key, v in s.items():
+        stats.setdefault(key, []).append(v)
+    with torch.no_grad():
+        Xo, yo = _as_tensors(X[out], y[out], next(net.parameters()).device)
+        acc = float((net.eval()(Xo).argmax(1) == yo).float().mean())
+    summary["out_accuracy"].append(acc)
+
+
+def trained_statistics(train_model, X, y, mask: np.ndarray, pool: np.ndarray,
+                       records: np.ndarray, seeds: list[int], *, device: str = "cpu",
+                       feature_opts: dict | None = None) -> tuple[dict[str, np.ndarray], dict]:
+    """As :func:`statistics`, for reference models that someone else's code trains:
+    ``train_model(X_k, y_k, seed_k)`` returns model k trained on ``pool[mask[k]]``, readable by
+    deepleak/features.py (``layer_names``, ``forward(x, return_activations=True)``, as the audit's
+    hooked models are). One model at a time; each is summarised and dropped before the next.
+    ``feature_opts``: batch_size, chunk_size, max_output_features of the statistics' pass."""
+    X, y = np.asarray(X), np.asarray(y)
+    stats: dict[str, list[np.ndarray]] = {}
+    summary = {"batched": False, "models": len(mask), "train_seconds": 0.0,
+               "train_cpu_seconds": 0.0, "out_accuracy": [], "train_loss": [None] * len(mask)}
+    for k in range(len(mask)):
+        began, began_cpu = time.perf_counter(), time.process_time()
+        net = train_model(X[pool[mask[k]]], y[pool[mask[k]]], seeds[k])
+        summary["train_seconds"] += time.perf_counter() - began
+        summary["train_cpu_seconds"] += time.process_time() - began_cpu
+        _observe(net, X, y, records, pool[~mask[k]], stats, summary, device, feature_opts or {})
+        log.info("reference model %d of %d trained and summarised, %.1f s of training so far",
+                 k + 1, len(mask), summary["train_seconds"])
     return {k: np.stack(v) for k, v in stats.items()}, summary

@@ -318,30 +318,43 @@ def html_table(headers, cells) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def audit_attacks_table(results: dict[str, dict], descriptions: dict[str, str], fpr: float
-                        ) -> tuple[list[str], list[list[str]]]:
-    """Every attack of an audit, one row each: AUC and TPR at ``fpr`` with CIs."""
+# What each kind of attack in an audit's table knows (metrics.record kinds).
+AUDIT_KINDS = {"supervised": "paper, supervised (knows some members)",
+               "threshold": "threshold baseline (knows some members)",
+               "unsupervised": "paper, unsupervised",
+               "calibrated": "calibrated (reference models)"}
+
+
+def audit_attacks_table(results: dict[str, dict], descriptions: dict[str, str], fpr: float,
+                        kinds: dict[str, str] | None = None) -> tuple[list[str], list[list[str]]]:
+    """Every attack of an audit, one row each: AUC and TPR at ``fpr`` with CIs; with ``kinds``
+    (attack -> metrics.record kind), a column saying what the attacker knows."""
     key = metrics.tpr_key(fpr)
-    headers = ["Attack", "AUC (95% CI)", f"TPR @ {100 * fpr:g}% FPR (95% CI)", "Test members",
-               "Test non-members"]
+    headers = ["Attack", *(["Kind"] if kinds else []), "AUC (95% CI)",
+               f"TPR @ {100 * fpr:g}% FPR (95% CI)", "Test members", "Test non-members"]
     cells = []
     for name, m in results.items():
         tpr = m.get(key)
         ci = m.get(f"{key}_ci")
         tpr_text = _tpr_pct(tpr, fpr) + ("" if _missing(tpr) or not ci else
                                          f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]")
-        cells.append([descriptions[name], _ci_cell(m["auc"], m.get("auc_ci")), tpr_text,
+        kind = [AUDIT_KINDS.get(kinds[name], kinds[name])] if kinds else []
+        cells.append([descriptions[name], *kind, _ci_cell(m["auc"], m.get("auc_ci")), tpr_text,
                       m["n_members"], m["n_nonmembers"]])
     return headers, cells
 
 
 def audit_page(title: str, verdict: str, layer_headers, layer_cells, attack_headers, attack_cells,
-               notes: list[str]) -> tuple[str, str]:
-    """The audit's summary as (Markdown, self-contained HTML): the verdict, the per-layer table,
-    every attack's row, and notes."""
+               notes: list[str], calibrated: str | None = None) -> tuple[str, str]:
+    """The audit's summary as (Markdown, self-contained HTML): the verdict, the paragraph on LiRA
+    with reference models (``calibrated``: what it found, or why it was not run), the per-layer
+    table, every attack's row, and notes."""
     from html import escape
 
-    md = "\n".join([f"# {title}", "", verdict, "", "## Leakage per layer", "",
+    lira_md = ["## LiRA with reference models", "", calibrated, ""] if calibrated else []
+    lira_html = (f"<h2>LiRA with reference models</h2><p>{escape(calibrated)}</p>"
+                 if calibrated else "")
+    md = "\n".join([f"# {title}", "", verdict, "", *lira_md, "## Leakage per layer", "",
                     markdown_table(layer_headers, layer_cells), "", "## Every attack", "",
                     markdown_table(attack_headers, attack_cells), "",
                     *[f"- {n}" for n in notes]]) + "\n"
@@ -349,7 +362,8 @@ def audit_page(title: str, verdict: str, layer_headers, layer_cells, attack_head
             + "</title><style>body{font-family:sans-serif;max-width:70em;margin:2em auto}"
             "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:.2em .5em;"
             "font-size:90%}</style></head><body>"
-            f"<h1>{escape(title)}</h1><p>{escape(verdict)}</p><h2>Leakage per layer</h2>"
+            f"<h1>{escape(title)}</h1><p>{escape(verdict)}</p>{lira_html}"
+            "<h2>Leakage per layer</h2>"
             + html_table(layer_headers, layer_cells) + "<h2>Every attack</h2>"
             + html_table(attack_headers, attack_cells) + "<ul>"
             + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul></body></html>\n")

@@ -6,6 +6,11 @@
 #   audit_features   outputs, losses and per-example gradients of the chosen layers (read only)
 #   audit_attacks    threshold baselines, black-box, white-box per layer and combined
 #   audit_unsupervised  the unsupervised attack (Table VII's, §II-D)
+#   audit_references    with audit.model.train_function: reference models trained by the user's own
+#                    function on halves of a pool holding the attack-test records (IN/OUT mask),
+#                    only their per-record statistics kept (deepleak/references.py)
+#   audit_target_statistics  the same statistics of the audited model (read only)
+#   audit_lira       LiRA online / offline, RMIA, white-box LiRA (deepleak/calibration.py)
 #   audit_report     verdict, per-layer table, ROC and per-class figures, per-record risk
 #
 # `snakemake --cores all audit --configfile my-audit.yaml`, then `snakemake --report audit.html
@@ -37,6 +42,33 @@ def _check_audit():
 
 
 _check_audit()
+
+
+def audit_lira_skipped():
+    """Why the audit runs no LiRA (the report says it), or None when it does."""
+    if not AUDIT.get("model"):
+        return None
+    if not AUDIT["model"].get("train_function"):
+        return ("audit.model.train_function is not given: LiRA needs reference models trained as "
+                "the audited model was. Name your training function, train(model, X, y, "
+                "seed=..., **train_kwargs), in audit.model.file to add it")
+    if AUDIT["references"]["models"] == 0:
+        return "audit.references.models is 0"
+    return None
+
+
+def _check_audit_references():
+    models = AUDIT["references"]["models"]
+    # The schema allows 0 (off) and even numbers; LiRA online fits a Gaussian to each record's IN
+    # and to its OUT statistics, which needs two of each: 4 models at least.
+    if models == 2:
+        raise ConfigError("config: audit.references.models is 2; LiRA online needs at least two "
+                          "IN and two OUT reference models per record: give 4 or more (even), or "
+                          "0 for no LiRA")
+
+
+_check_audit_references()
+AUDIT_LIRA = AUDIT.get("model") and audit_lira_skipped() is None
 
 
 def audit_n_layers():
@@ -161,8 +193,95 @@ rule audit_unsupervised:
         "../../scripts/run_unsupervised_attack.py"
 
 
+# ---- LiRA with reference models (audit.references; README, "Audit your own model") --------------
+# Only where the user gives a training function: the reference models are trained by it, with the
+# same signature as the worked examples' weights (audit_model.train_model), and summarised by the
+# per-record statistics of the stand-alone calibrated attacks; the scoring is theirs, the rule script
+# scripts/run_calibrated_attacks.py itself.
+rule audit_references:
+    input:
+        audit_user_inputs,
+        splits=f"{AUDIT_DIR}/splits.npz",
+        checked=f"{AUDIT_DIR}/checked.json",
+    output:
+        mask=f"{AUDIT_DIR}/references/mask.npz",
+        statistics=f"{AUDIT_DIR}/references/references.npz",
+        summary=f"{AUDIT_DIR}/references/references.json",
+    log:
+        f"{AUDIT_LOGS}/references.log",
+    benchmark:
+        f"{AUDIT_LOGS}/references.tsv"
+    threads: config["threads"]
+    resources:
+        gpu=int(config["device"] != "cpu"),
+    params:
+        audit=AUDIT,
+        device=config["device"],
+        seed=artifact_seed("audit", AUDIT["name"], "references"),
+        seeds=[artifact_seed("audit", AUDIT["name"], "reference", k)
+               for k in range(AUDIT["references"]["models"])],
+    script:
+        "../../scripts/audit_references.py"
+
+
+rule audit_target_statistics:
+    input:
+        audit_user_inputs,
+        checked=f"{AUDIT_DIR}/checked.json",
+        mask=f"{AUDIT_DIR}/references/mask.npz",
+    output:
+        statistics=f"{AUDIT_DIR}/references/target.npz",
+    log:
+        f"{AUDIT_LOGS}/target_statistics.log",
+    benchmark:
+        f"{AUDIT_LOGS}/target_statistics.tsv"
+    threads: config["threads"]
+    resources:
+        gpu=int(config["device"] != "cpu"),
+    params:
+        audit=AUDIT,
+        device=config["device"],
+    script:
+        "../../scripts/audit_target_statistics.py"
+
+
+rule audit_lira:
+    input:
+        mask=f"{AUDIT_DIR}/references/mask.npz",
+        target=f"{AUDIT_DIR}/references/target.npz",
+        references=f"{AUDIT_DIR}/references/references.npz",
+        summary=f"{AUDIT_DIR}/references/references.json",
+    output:
+        scores=f"{AUDIT_DIR}/attacks/lira/scores.npz",
+        metrics=f"{AUDIT_DIR}/attacks/lira/metrics.json",
+    log:
+        f"{AUDIT_LOGS}/lira.log",
+    benchmark:
+        f"{AUDIT_LOGS}/lira.tsv"
+    threads: 1
+    params:
+        global_variance=CALIBRATED["global_variance"],
+        a=CALIBRATED["rmia"]["a"],
+        gamma=CALIBRATED["rmia"]["gamma"],
+        metrics_cfg=config["metrics"],
+        seed=artifact_seed("audit", AUDIT["name"], "lira"),
+        scenario="audit",
+    script:
+        "../../scripts/run_calibrated_attacks.py"
+
+
+def audit_lira_inputs(wildcards):
+    """The LiRA results the report shows, where the audit runs LiRA."""
+    if not AUDIT_LIRA:
+        return {}
+    return {"lira_scores": f"{AUDIT_DIR}/attacks/lira/scores.npz",
+            "lira_metrics": f"{AUDIT_DIR}/attacks/lira/metrics.json",
+            "lira_summary": f"{AUDIT_DIR}/references/references.json"}
+
+
 rule audit_report:
     input:
+        unpack(audit_lira_inputs),
         features=f"{AUDIT_DIR}/features.npz",
         checked=f"{AUDIT_DIR}/checked.json",
         read_only=f"{AUDIT_DIR}/read_only.json",
@@ -191,6 +310,8 @@ rule audit_report:
         fpr=AUDIT["fpr"],
         min_per_class=AUDIT["per_class_min_records"],
         confidence=config["metrics"]["confidence"],
+        lira_skipped=audit_lira_skipped(),
+        train_function=AUDIT["model"].get("train_function") if AUDIT.get("model") else None,
     script:
         "../../scripts/audit_report.py"
 
