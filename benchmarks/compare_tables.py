@@ -15,11 +15,17 @@ from pathlib import Path
 
 import pandas as pd
 
-KEYS = ["table", "dataset", "row"]
+# The columns that name a row: the paper's tables' and the calibrated table's, else Table DP's.
+KEY_SETS = (["table", "dataset", "row"], ["dataset", "level", "row"])
+
+
+def keys_of(table: pd.DataFrame) -> list[str] | None:
+    return next((k for k in KEY_SETS if set(k) <= set(table.columns)), None)
 
 
 def moved(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     metrics = [c[: -len("_ci_low")] for c in before.columns if c.endswith("_ci_low")]
+    KEYS = keys_of(before)
     both = before.merge(after, on=KEYS, suffixes=("_before", "_after"), validate="one_to_one")
     rows = []
     for _, r in both.iterrows():
@@ -28,7 +34,9 @@ def moved(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
             if pd.isna(b) and pd.isna(a) or b == a:
                 continue
             low, high = r[f"{m}_ci_low_before"], r[f"{m}_ci_high_before"]
-            rows.append({**{k: r[k] for k in KEYS}, "metric": m, "before": b, "after": a,
+            rows.append({"table": r.get("table", "dp"), "dataset": r["dataset"],
+                         "row": r["row"] if "level" not in r else f"{r['level']}: {r['row']}",
+                         "metric": m, "before": b, "after": a,
                          "change": a - b, "inside_ci": bool(low <= a <= high)})
     return pd.DataFrame(rows)
 
@@ -44,8 +52,12 @@ def main() -> None:
         if not other.exists():
             print(f"{path.name}: only in {args.before}")
             continue
+        before = pd.read_csv(path)
+        if keys_of(before) is None:
+            print(f"{path.name}: not compared (no metric rows with CIs)")
+            continue
         compared += 1
-        changes.append(moved(pd.read_csv(path), pd.read_csv(other)))
+        changes.append(moved(before, pd.read_csv(other)))
     changes = pd.concat(changes) if changes else pd.DataFrame()
     print(f"{compared} tables compared; {len(changes)} values moved")
     if len(changes):
