@@ -39,7 +39,7 @@ def test_a_damaged_npz_names_the_file_and_its_rule(tmp_path, monkeypatch, damage
         with pytest.raises(errors.UnreadableFile) as err:
             load(path)
         said = str(err.value)
-        assert path in said and "rule extract_features" in said and f"-R {path}" in said
+        assert path in said and "rule extract_features" in said and f"--forcerun={path}" in said
 
 
 def test_a_corrupted_model_and_json_are_named(tmp_path, monkeypatch):
@@ -158,3 +158,25 @@ def test_a_damaged_standin_archive_is_named_before_it_is_read(tmp_path, monkeypa
                              "purchase100", "purchase100", str(raw), "synthetic", None, 0)
     assert str(archive) in str(err.value) and "generate_standin" in str(err.value)
     assert not Path("results").exists()  # nothing was written from it
+
+
+def test_the_readme_gives_the_recovery_command_the_fault_tests_run():
+    """tests/test_faults.py runs `--unlock`, then `--cores 2 --rerun-incomplete` (2 cores for CI)
+    after each kill: the README's section says exactly these."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## When a run is interrupted"):]
+    section = section[: section.index("\n## ", 1)]
+    assert ".venv/bin/snakemake --unlock\n" in section
+    assert ".venv/bin/snakemake --cores all --rerun-incomplete\n" in section
+
+
+def test_an_atomic_write_gets_the_umasks_permissions(tmp_path):
+    """A temporary file is its owner's alone (mkstemp); the file in place is not (a group sharing
+    results/ on a cluster reads it)."""
+    import os
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    with files.atomic_path(tmp_path / "atomic.txt") as tmp:
+        tmp.write_text("x")
+    assert (os.stat(tmp_path / "atomic.txt").st_mode & 0o777) == (plain.stat().st_mode & 0o777)

@@ -30,7 +30,8 @@ class UnreadableFile(RuntimeError):
         made_by = f"rule {rule} made it" if rule else "Snakemake finds the rule that makes it"
         super().__init__(
             f"{path} cannot be read ({reason}): the file is truncated or corrupted. Remake it and "
-            f"everything made from it with: snakemake --cores all -R {path} ({made_by}).")
+            f"everything made from it with: snakemake --cores all --forcerun={path} (with your "
+            f"targets and --configfile; {made_by}).")
 
 
 def producing_rule(path: str | Path) -> str | None:

@@ -17,6 +17,8 @@ from pathlib import Path
 DIGESTS = ("size", "sha256", "md5", "blob_sha1")
 _CHUNK = 1 << 20  # bytes per read
 _TMP = ".tmp-"  # temporaries of <name> are .<name>.tmp-*
+_UMASK = os.umask(0o022)  # read (reading it sets it: set it back at once)
+os.umask(_UMASK)
 
 
 def digests(path: str | Path, kinds=DIGESTS) -> dict:
@@ -63,6 +65,9 @@ def atomic_path(path: str | Path, suffix: str = ""):
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp makes the file readable by its owner alone; the result gets the permissions
+        # any other file written here gets (the umask's), so that a group can read results/.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except OSError as err:
         if err.errno == errno.ENOSPC:
