@@ -539,8 +539,9 @@ def _record_bytes(config: dict, dataset: str) -> int:
         else _shape(config, dataset)
 
 
-def _n_records(config: dict, dataset: str) -> int:
-    """Records in the dataset.npz a job loads whole."""
+def n_records(config: dict, dataset: str) -> int:
+    """Records in the dataset.npz a job loads whole (deepleak/config_checks.py fits the sizes in
+    them)."""
     cfg, data = config["datasets"][dataset], _data(config, dataset)
     if cfg["source"] == "synthetic":  # the stand-in the entry named after its data generates
         return config["datasets"][cfg.get("data", dataset)]["standin"]["n_records"]
@@ -564,7 +565,7 @@ def _arch(config: dict, dataset: str) -> str:
 
 def _base_mb(config: dict, dataset: str) -> float:
     """A torch job's start-up and the whole dataset.npz it loads."""
-    return COSTS["torch_start_mb"] + _mb(_n_records(config, dataset) * _record_bytes(config,
+    return COSTS["torch_start_mb"] + _mb(n_records(config, dataset) * _record_bytes(config,
                                                                                       dataset))
 
 
@@ -932,7 +933,7 @@ CALIBRATED_RULES = ("reference_mask", "train_references", "target_statistics",
 def _prepare_dataset(config, dataset):
     """Reading the raw files into dataset.npz: a real archive's 0/1 text (two bytes a value) is
     parsed at ``parse_bytes_per_s``; images and stand-ins are read as they are."""
-    n, width = _n_records(config, dataset), _record_bytes(config, dataset)
+    n, width = n_records(config, dataset), _record_bytes(config, dataset)
     tabular = _data(config, dataset).kind == "tabular"
     text = 2 * n * width if tabular and config["datasets"][dataset]["source"] == "real" else 0
     mem = (COSTS["light_start_mb"] + _mb(text) * COSTS["parse_mb_per_text_mb"]
@@ -943,7 +944,7 @@ def _prepare_dataset(config, dataset):
 def _light(config, datasets=(), read_bytes: float = 0.0, work: dict | None = None):
     """A job without torch (splits, tables, figures): numpy, pandas, matplotlib, the whole
     dataset.npz of each of ``datasets`` and ``read_bytes`` of other inputs."""
-    data = sum(_n_records(config, d) * _record_bytes(config, d) for d in datasets)
+    data = sum(n_records(config, d) * _record_bytes(config, d) for d in datasets)
     return Estimate(work={"start:light": 1, **(work or {})},
                     mem_mb=COSTS["light_start_mb"] + _mb(data + read_bytes))
 

@@ -19,8 +19,8 @@ from deepleak import resources as dl_resources  # noqa: E402 - what each job cos
 from deepleak import variants  # noqa: E402 - the attack variants: features, groups
 
 
-class ConfigError(ValueError):
-    """A config value the schema cannot judge alone (it names the key and what to do)."""
+# A config value the schema cannot judge alone (it names the key and what to do).
+from deepleak.config_checks import ConfigError  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------------
@@ -165,6 +165,11 @@ _check_dataset_entries()
 _check_variants()
 _check_finetune()
 _check_federated()
+# Every scenario's sizes fit its data: drawn now by the split jobs' own functions, so that a size
+# they would refuse stops the plan (deepleak/config_checks.py).
+from deepleak import config_checks as dl_config_checks  # noqa: E402
+
+dl_config_checks.check_sizes(config)
 
 
 # ---- Calibrated attacks (LiRA, RMIA; deepleak/calibration.py) ------------------------------------
