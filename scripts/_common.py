@@ -14,7 +14,8 @@ def setup(snakemake) -> None:
     # one line naming the file and what to do; its traceback goes to the log (deepleak/errors.py).
     from deepleak import errors
 
-    sys.excepthook = errors.excepthook(snakemake.rule, snakemake.log[0] if snakemake.log else None)
+    sys.excepthook = errors.excepthook(getattr(snakemake, "rule", "of this job"),
+                                       snakemake.log[0] if snakemake.log else None)
     if "torch" in sys.modules:  # table and figure scripts never import torch: keep them fast
         from deepleak import training
 

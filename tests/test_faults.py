@@ -5,10 +5,12 @@ command ("When a run is interrupted"); then a truncated features file, a corrupt
 configured dataset path that holds nothing. One faulted run is compared with one uninterrupted
 run: the tables and models must be byte-identical.
 
-What the user saw at each step is kept in the fixture's ``said`` and checked by the tests."""
+What the user saw at each step is kept in the fixture's ``said`` (and in said.json in the faulted
+run's folder) and checked by the tests."""
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import shutil
 import signal
@@ -138,6 +140,8 @@ def faulted(tmp_path_factory):
     said["recovered"] = snakemake(work, *RERUN)
     said["log_after_recovery"] = (work / JOB_LOG).read_text()
     said["dry_run"] = snakemake(work, "-n")
+    # kept beside the run for whoever reads a failure
+    (work / "said.json").write_text(json.dumps(said, indent=1))
     return work, said
 
 
