@@ -10,6 +10,12 @@ def setup(snakemake) -> None:
     # Warnings go to the job's log too: torch's, under warn_only, name each op that ran without a
     # deterministic kernel (once per op and place, Python's default warning filter).
     logging.captureWarnings(True)
+    # An error with a message for the user (a corrupted input, a missing dataset, a full disk) is
+    # one line naming the file and what to do; its traceback goes to the log (deepleak/errors.py).
+    from deepleak import errors
+
+    sys.excepthook = errors.excepthook(getattr(snakemake, "rule", "of this job"),
+                                       snakemake.log[0] if snakemake.log else None)
     if "torch" in sys.modules:  # table and figure scripts never import torch: keep them fast
         from deepleak import training
 

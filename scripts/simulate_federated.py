@@ -4,6 +4,7 @@ federated_simulate)."""
 import logging
 
 from deepleak import artifacts, federated, models, splits
+from deepleak.checkpoint import Checkpoint
 
 log = logging.getLogger("simulate_federated")
 
@@ -29,12 +30,17 @@ def main(dataset_path, splits_path, features_out, model_out, meta_out, history_o
     spec, gradient_layers = federated.attack_spec(layer_names, features_cfg)
     views = federated.observer_views(spec_run, sets, observed, extra)
     observations = federated.Observations(X, y, views, spec, gradient_layers)
+    ckpt = Checkpoint.for_job(features_out, params={
+        "run": run, "model_cfg": model_cfg, "fed": fed, "parties": parties,
+        "party_sweep": party_sweep, "gamma": gamma, "features_cfg": features_cfg,
+        "central_epochs": central_epochs, "track_records": track_records, "seed": seed},
+        inputs=[dataset_path, splits_path])
     global_state, history = federated.simulate(
         make_net, X, y, [sets[f"party{k}"] for k in range(spec_run.parties)], run=spec_run,
         train=fed["train"], rounds=rounds, gamma=gamma,
         target_ids=federated.target_records(sets, spec_run), test_ids=sets["test"],
         observations=observations, track=federated.figure7_groups(sets, spec_run, track_records),
-        seed=seed, batched=batched)
+        seed=seed, batched=batched, checkpoint=ckpt)
     final = history.iloc[-1]
     meta = {
         "run": run, "description": spec_run.description, "parties": spec_run.parties,
@@ -55,6 +61,7 @@ def main(dataset_path, splits_path, features_out, model_out, meta_out, history_o
     net = make_net()
     net.load_state_dict(global_state)
     artifacts.save_model(net, model_out, meta_out, meta)
+    ckpt.remove()
 
 
 if __name__ == "__main__":

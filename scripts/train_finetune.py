@@ -5,6 +5,7 @@ import logging
 import numpy as np
 import torch
 from deepleak import artifacts, models, splits, training
+from deepleak.checkpoint import Checkpoint
 
 log = logging.getLogger("train_finetune")
 
@@ -25,10 +26,16 @@ def main(dataset_path, splits_path, trained_out, finetuned_out, *, model_cfg, tr
     net = models.build_model(model_cfg, in_features, n_classes, seed=seed)
     phases = [("trained", d, train, seed, trained_out), ("finetuned", d_delta, finetune_train,
                                                          finetune_seed, finetuned_out)]
+    # One checkpoint per phase, both kept until the job ends: a rerun after a kill in the
+    # fine-tuning phase finds the first phase done (its last epoch saved) and goes on from there.
+    ckpt = Checkpoint.for_job(trained_out[0], params={
+        "model_cfg": model_cfg, "train": train, "finetune_train": finetune_train,
+        "device": device, "seed": seed, "finetune_seed": finetune_seed},
+        inputs=[dataset_path, splits_path])
     for name, ids, cfg, phase_seed, (model_out, meta_out, history_out) in phases:
         # The fine-tuning phase continues from the trained weights with a fresh optimiser.
         net, history = training.fit(net, X[ids], y[ids], X[nonmembers], y[nonmembers], train=cfg,
-                                    seed=phase_seed, device=device)
+                                    seed=phase_seed, device=device, checkpoint=ckpt.child(name))
         both = np.concatenate([d, d_delta])
         meta = {"snapshot": name, "model_cfg": model_cfg, "train": cfg, "seed": phase_seed,
                 "in_features": in_features, "n_classes": n_classes, "n_train": int(len(ids)),
@@ -44,6 +51,7 @@ def main(dataset_path, splits_path, trained_out, finetuned_out, *, model_cfg, tr
         log.info("%s snapshot: %s", name, {k: v for k, v in meta.items() if "acc" in k})
         artifacts.save_model(net, model_out, meta_out, meta)
         history.to_csv(history_out, index=False, float_format="%.6g")
+    ckpt.remove()
 
 
 if __name__ == "__main__":

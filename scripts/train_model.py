@@ -2,6 +2,7 @@
 
 import numpy as np
 from deepleak import artifacts, cnn, models, splits, training
+from deepleak.checkpoint import Checkpoint
 
 # Which split each model trains on and is tested on (deepleak/splits.py names the sets).
 TRAIN_SETS = {"target": ("members", "target_test"), "shadow": ("shadow_members", "shadow_nonmembers")}
@@ -41,9 +42,14 @@ def main(dataset_path, splits_path, model_out, meta_out, history_out, *, model, 
         net, history = training.evaluate_pretrained(net, X[train_ids], y[train_ids], X[test_ids],
                                                     y[test_ids], device=device, **tracked)
     else:
+        # Saved every epoch beside model.pt and resumed by a rerun after a kill (README, "When a
+        # run is interrupted"); removed once the outputs are written.
+        ckpt = Checkpoint.for_job(model_out, params={
+            "model": model, "model_cfg": model_cfg, "train": train, "track_records": track_records,
+            "device": device, "seed": seed}, inputs=[dataset_path, splits_path])
         net, history = training.fit(
             net, X[train_ids], y[train_ids], X[test_ids], y[test_ids], train=train, seed=seed,
-            device=device, **tracked)
+            device=device, checkpoint=ckpt, **tracked)
     final = history.iloc[-1]
     meta = {"model": model, "model_cfg": model_cfg, "train": train, "seed": seed,
             "pretrained": {"checkpoint": model_cfg["checkpoint"], **info} if pretrained else None,
@@ -53,6 +59,8 @@ def main(dataset_path, splits_path, model_out, meta_out, history_out, *, model, 
             "epochs_trained": int(final["epoch"])}
     artifacts.save_model(net, model_out, meta_out, meta)
     history.to_csv(history_out, index=False, float_format="%.6g")
+    if not pretrained:
+        ckpt.remove()
 
 if __name__ == "__main__":
     from _common import setup

@@ -171,6 +171,20 @@ def test_a_local_path_that_is_not_a_folder_is_named(small_fashion, tmp_path):
         registry.fetch("fashion_mnist", tmp_path / "raw", local_path=tmp_path / "nope.gz")
 
 
+def test_a_local_path_without_the_files_is_named_not_replaced(small_fashion, tmp_path):
+    """A configured path that does not hold the files is an error naming it, even where Debian's
+    copy (or an earlier download in data/raw) would do: never a quiet switch of source."""
+    payloads, _, debian = small_fashion
+    write_files(debian, payloads, gz=True)
+    write_files(tmp_path / "raw", payloads, gz=True)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DatasetNotFound, match="holds no train-images-idx3-ubyte") as err:
+        registry.fetch("fashion_mnist", tmp_path / "raw", local_path=empty)
+    assert str(empty) in str(err.value) and "datasets.<dataset>.path" in str(err.value)
+    assert not (tmp_path / "raw/train-images-idx3-ubyte").exists()
+
+
 def test_prepare_fashion_mnist_with_a_seeded_subset(small_fashion, tmp_path):
     payloads, arrays, _ = small_fashion
     write_files(tmp_path / "raw", payloads, gz=False)

@@ -45,7 +45,8 @@ def test_every_job_asks_for_what_the_resource_model_estimates(dry_run):
     for job in jobs:
         est = resources.estimate(config, job["rule"], job["wildcards"])
         asked = {k: int(job["resources"].get(k, -1)) for k in ("mem_mb", "runtime", "gpu")}
-        assert asked == {"mem_mb": est.request_mem_mb(), "runtime": est.runtime_min(job["threads"]),
+        assert asked == {"mem_mb": est.request_mem_mb(cap=config.get("node_mem_mb")),
+                         "runtime": est.runtime_min(job["threads"]),
                          "gpu": est.gpu}, (job["rule"], job["wildcards"])
     # GPUs for the torch jobs of image models under device auto (cuda: every torch job).
     gpu_rules = {j["rule"] for j in jobs if j["resources"]["gpu"] == "1"}

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
+import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from deepleak.errors import UnreadableFile
 from deepleak.files import atomic_path  # noqa: F401 - also used by tables.py and plots.py
 
 META_KEY = "__meta__"
@@ -25,13 +29,26 @@ def save_npz(path: str | Path, arrays: dict[str, np.ndarray], meta: dict | None 
         np.savez(tmp, **payload)
 
 
+@contextmanager
+def _reading(path: str | Path):
+    """Turn any failure to parse ``path`` into an UnreadableFile that names it and the rule that
+    remakes it (a missing file stays a FileNotFoundError)."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, RuntimeError, zipfile.BadZipFile,
+            pickle.UnpicklingError) as err:
+        raise UnreadableFile(path, f"{type(err).__name__}: {err}") from err
+
+
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
+    with _reading(path), np.load(path, allow_pickle=False) as data:
         return {k: data[k] for k in data.files if k != META_KEY}
 
 
 def load_npz_meta(path: str | Path) -> dict:
-    with np.load(path, allow_pickle=False) as data:
+    with _reading(path), np.load(path, allow_pickle=False) as data:
         if META_KEY not in data.files:
             return {}
         return json.loads(data[META_KEY].tobytes().decode())
@@ -55,7 +72,8 @@ def save_json(path: str | Path, record: dict) -> None:
 
 
 def load_json(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text())
+    with _reading(path):
+        return json.loads(Path(path).read_text())
 
 
 def save_model(net, path: str | Path, meta_path: str | Path, meta: dict) -> None:
@@ -76,7 +94,8 @@ def load_state_dict(net, path: str | Path) -> None:
     """Load weights into ``net``; a checkpoint of another architecture is an error naming the keys."""
     import torch
 
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    with _reading(path):
+        state = torch.load(path, map_location="cpu", weights_only=True)
     missing, unexpected = net.load_state_dict(state, strict=False)
     shape_errors = [k for k, v in state.items()
                     if k in net.state_dict() and net.state_dict()[k].shape != v.shape]

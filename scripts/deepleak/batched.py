@@ -38,6 +38,7 @@ so a net with batch-norm layers needs equal record counts (:func:`supports`).
 """
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 
@@ -48,6 +49,8 @@ from torch import nn
 from torch.func import functional_call
 
 from deepleak import optim, training
+
+log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -101,6 +104,18 @@ class Stack:
         """Copy model k into ``net`` (same architecture), e.g. to evaluate or observe it alone."""
         net.load_state_dict({key: self._tensor(key)[k].detach() for key in self.keys})
         return net
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Every stacked parameter and buffer (the tensors themselves: save before the next
+        step)."""
+        return {**self.params, **self.buffers}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Put back what :meth:`state_dict` returned, in place (each tensor keeps its memory
+        layout, so the steps that follow run the same kernels)."""
+        for key, tensor in {**self.params, **self.buffers}.items():
+            tensor.copy_(state[key])
 
     def logits(self, X: torch.Tensor) -> torch.Tensor:
         """[K, B, ...] inputs, one batch per model -> [K, B, classes], each model's logits on its
@@ -173,6 +188,19 @@ class Adam:
         # would cost more in allocation (page faults) than the square root itself.
         self.denom = [torch.empty_like(p) for p in self.params]
 
+    def state_dict(self) -> dict:
+        """Learning rate, per-model step counts and the stacked moments (deepleak/checkpoint.py)."""
+        return {"lr": self.lr, "steps": list(self.steps), "exp_avg": self.exp_avg,
+                "exp_avg_sq": self.exp_avg_sq}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict) -> None:
+        self.lr, self.steps = state["lr"], list(state["steps"])
+        for mine, saved in ((self.exp_avg, state["exp_avg"]), (self.exp_avg_sq,
+                                                                state["exp_avg_sq"])):
+            for t, s in zip(mine, saved, strict=True):
+                t.copy_(s)
+
     def _scalars(self, steps: list[int], like: torch.Tensor):
         """The step size and sqrt(bias correction 2) per model: Python floats when the models share
         a step count (as torch computes them), else one value per model broadcast over its slice."""
@@ -222,6 +250,16 @@ class SGD:
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
         self.buffers: list[torch.Tensor | None] = [None] * len(self.params)
         self.steps = [0] * len(self.params[0])
+
+    def state_dict(self) -> dict:
+        """Learning rate, per-model step counts and the stacked momentum buffers."""
+        return {"lr": self.lr, "steps": list(self.steps), "buffers": list(self.buffers)}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict) -> None:
+        self.lr, self.steps = state["lr"], list(state["steps"])
+        self.buffers = [None if s is None else torch.empty_like(p).copy_(s)
+                        for p, s in zip(self.params, state["buffers"], strict=True)]
 
     @torch.no_grad()
     def step(self, active: torch.Tensor | None = None) -> None:
@@ -335,16 +373,29 @@ def train_epoch(stack: Stack, opt: Adam | SGD, pool: Pool, batch_size: int,
 
 
 def fit(stack: Stack, pool: Pool, train: dict, generators: Sequence[torch.Generator],
-        augment=None) -> np.ndarray:
+        augment=None, checkpoint=None) -> np.ndarray:
     """``train["epochs"]`` epochs of each model with one optimizer for the run, as
     ``training.fit`` trains one model (its generator ``Generator().manual_seed(seed)``; lr x
-    ``lr_gamma`` at each of ``lr_milestones``). Returns the [epochs, K] mean training losses."""
+    ``lr_gamma`` at each of ``lr_milestones``). Returns the [epochs, K] mean training losses.
+
+    ``checkpoint`` (deepleak/checkpoint.py): saved after every epoch, resumed from when present,
+    with the same result as a run that was never interrupted."""
     opt = make_optimizer(stack, train)
     milestones = sorted(train.get("lr_milestones") or [])
-    rows = []
-    for epoch in range(1, train["epochs"] + 1):
+    rows, first = [], 1
+    saved = checkpoint.load(generators) if checkpoint is not None else None
+    if saved is not None:
+        stack.load_state_dict(saved["stack"])
+        opt.load_state_dict(saved["optimizer"])
+        rows, first = list(saved["losses"]), saved["epoch"] + 1
+        log.info("resuming %d batched models after epoch %d (%s)", len(stack), saved["epoch"],
+                 checkpoint.path)
+    for epoch in range(first, train["epochs"] + 1):
         rows.append(train_epoch(stack, opt, pool, train["batch_size"], generators, augment))
         if epoch in milestones:  # MultiStepLR: the lr after this epoch
             opt.lr *= train.get("lr_gamma", 0.1) ** milestones.count(epoch)
+        if checkpoint is not None:
+            checkpoint.save({"epoch": epoch, "stack": stack.state_dict(),
+                             "optimizer": opt.state_dict(), "losses": rows}, generators)
     stack.net.eval()
     return np.stack(rows) if rows else np.zeros((0, len(stack)))

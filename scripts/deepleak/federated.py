@@ -218,7 +218,8 @@ def simulate(make_net: Callable[[], torch.nn.Module], X: np.ndarray, y: np.ndarr
              party_ids: list[np.ndarray], *, run: Run, train: dict, rounds: int, gamma: float,
              target_ids: np.ndarray | None, test_ids: np.ndarray, observations: Observations | None,
              track: dict[str, np.ndarray] | None = None, seed: int,
-             on_upload: Callable[[int, int, dict], None] | None = None, batched: bool = True):
+             on_upload: Callable[[int, int, dict], None] | None = None, batched: bool = True,
+             checkpoint=None):
     """Run FedAvg for ``rounds`` rounds under ``run``'s attack; return (final global state,
     history).
 
@@ -228,6 +229,12 @@ def simulate(make_net: Callable[[], torch.nn.Module], X: np.ndarray, y: np.ndarr
     observer, the global model for a local one. ``on_upload(round, party, state)`` lets tests look
     at every upload. ``batched=False`` trains the parties one after the other on one model (the
     reference the batched path is tested against).
+
+    ``checkpoint`` (deepleak/checkpoint.py) is saved after every round: the global model, the
+    isolated target's own model, the history and what the observers have seen so far (each
+    round's parties start a fresh optimizer and draw from generators seeded by the round, so
+    nothing else carries over). A rerun resumes after the last saved round with the result of an
+    uninterrupted run.
     """
     if len(party_ids) != run.parties:
         raise ValueError(f"run {run.name} has {run.parties} parties but {len(party_ids)} data sets "
@@ -291,9 +298,18 @@ def simulate(make_net: Callable[[], torch.nn.Module], X: np.ndarray, y: np.ndarr
             avg.add(net.state_dict())
         return own
 
-    rows = []
-    progress = Progress(log, "round", rounds)
-    for t in range(1, rounds + 1):
+    rows, first = [], 1
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        global_state, own_state, rows = saved["global"], saved["own"], saved["history"]
+        net.load_state_dict(global_state)
+        net.train(saved["training"])
+        if observations is not None:
+            observations.data = saved["observations"]
+        first = saved["round"] + 1
+        log.info("resuming after round %d of %d (%s)", saved["round"], rounds, checkpoint.path)
+    progress = Progress(log, "round", rounds, resumed=first - 1)
+    for t in range(first, rounds + 1):
         avg = RunningAverage()
         row = {"round": t}
         # One batch-order generator per (round, party), whichever way the parties train.
@@ -328,6 +344,11 @@ def simulate(make_net: Callable[[], torch.nn.Module], X: np.ndarray, y: np.ndarr
             observations.see("global", t, net)
         rows.append(row)
         progress(t, **{k: v for k, v in row.items() if k != "round"})
+        if checkpoint is not None:
+            checkpoint.save({"round": t, "global": global_state, "own": own_state,
+                             "history": rows, "training": net.training,
+                             "observations": observations.data if observations is not None
+                             else {}})
     return global_state, pd.DataFrame(rows)
 
 

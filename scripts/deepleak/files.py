@@ -7,6 +7,7 @@ writer goes through a temporary file in the destination folder (same file system
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
@@ -15,6 +16,9 @@ from pathlib import Path
 
 DIGESTS = ("size", "sha256", "md5", "blob_sha1")
 _CHUNK = 1 << 20  # bytes per read
+_TMP = ".tmp-"  # temporaries of <name> are .<name>.tmp-*
+_UMASK = os.umask(0o022)  # read (reading it sets it: set it back at once)
+os.umask(_UMASK)
 
 
 def digests(path: str | Path, kinds=DIGESTS) -> dict:
@@ -41,16 +45,37 @@ def sha256(path: str | Path) -> str:
     return digests(path, ("sha256",))["sha256"]
 
 
+def _temporaries(path: Path) -> list[Path]:
+    return sorted(path.parent.glob(f".{path.name}{_TMP}*"))
+
+
 @contextmanager
 def atomic_path(path: str | Path, suffix: str = ""):
-    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
+
+    A temporary left by an earlier writer of ``path`` that was killed (SIGKILL skips the cleanup
+    below) is removed first: one job writes a path at a time (Snakemake's lock), so it is stale.
+    A full disk is reported naming the file, and leaves neither it nor a temporary behind.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    for stale in _temporaries(path):
+        stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{_TMP}", suffix=suffix)
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp makes the file readable by its owner alone; the result gets the permissions
+        # any other file written here gets (the umask's), so that a group can read results/.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
+    except OSError as err:
+        if err.errno == errno.ENOSPC:
+            raise OSError(errno.ENOSPC, f"no space left on the device while writing {path}; "
+                                        f"nothing was written there. Free space on "
+                                        f"{path.parent} (or point results/ elsewhere) and rerun "
+                                        f"the same command") from err
+        raise
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

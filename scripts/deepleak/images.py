@@ -107,11 +107,13 @@ def _verify_idx_file(entry: Dataset, path: Path, name: str) -> str:
 
 
 def _candidates(entry: Dataset, name: str, dest_dir: Path, local_path) -> list[tuple[str, Path]]:
-    """Where an IDX file may already be, in the order they are tried."""
-    out = [("data/raw (gzipped)", dest_dir / f"{name}.gz")]
+    """Where an IDX file may already be, in the order they are tried. A folder the config names
+    (``datasets.<d>.path``) is the only place looked in: a copy found elsewhere (Debian's, an
+    earlier download) would be another source than the one asked for."""
     if local_path is not None:
         local = Path(local_path)
-        out += [("config path", local / name), ("config path", local / f"{name}.gz")]
+        return [("config path", local / name), ("config path", local / f"{name}.gz")]
+    out = [("data/raw (gzipped)", dest_dir / f"{name}.gz")]
     if entry.local_copy is not None:
         system = Path(entry.local_copy)
         out += [("system package copy", system / f"{name}.gz"),
@@ -158,6 +160,14 @@ def fetch_idx(entry: Dataset, dest_dir: Path, *, local_path=None, download: bool
                 break
         if origin is None:
             looked = [str(c) for _, c in candidates]
+            if local_path is not None:
+                raise DatasetNotFound(
+                    f"datasets.<dataset>.path in the config points at {local_path}, which holds "
+                    f"no {name} (looked for {looked}); nothing else was tried, so that the data "
+                    f"come from the source the config names. Put the {entry.name} IDX files "
+                    f"{list(entry.files)} (gzipped or not) there, or remove path: to use "
+                    f"{entry.local_copy or 'the download'}."
+                )
             if not download:
                 raise DatasetNotFound(
                     f"no copy of {entry.name}'s {name} was found (looked in {looked}) and "

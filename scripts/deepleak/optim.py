@@ -26,7 +26,8 @@ import torch
 
 class _Optimizer:
     """The part of torch.optim's interface DeepLeak's training loops use: ``lr`` (settable, for a
-    learning-rate schedule), ``zero_grad`` and ``step``."""
+    learning-rate schedule), ``zero_grad``, ``step``, and ``state_dict`` / ``load_state_dict`` for a
+    checkpoint (deepleak/checkpoint.py)."""
 
     def __init__(self, params: Iterable[torch.Tensor], lr: float, weight_decay: float):
         self.params = list(params)
@@ -73,6 +74,31 @@ class Adam(_Optimizer):
                                beta2=self.betas[1], weight_decay=self.weight_decay, eps=self.eps,
                                maximize=False)
 
+    def state_dict(self) -> dict:
+        """The learning rate and, per parameter in order, its step count and moments (None before
+        its first step): what a resumed run needs to continue bit for bit (deepleak/checkpoint.py).
+        The tensors are the optimizer's own, not copies: save them before the next step."""
+        return {"lr": self.lr, "state": [list(self.state[p]) if p in self.state else None
+                                         for p in self.params]}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict) -> None:
+        _check_len(state["state"], self.params)
+        self.lr = state["lr"]
+        self.state = {}
+        for p, saved in zip(self.params, state["state"], strict=True):
+            if saved is not None:
+                step, m, v = saved
+                self.state[p] = (step.to(device=p.device, dtype=torch.float32).clone(),
+                                 torch.zeros_like(p, memory_format=torch.preserve_format).copy_(m),
+                                 torch.zeros_like(p, memory_format=torch.preserve_format).copy_(v))
+
+
+def _check_len(saved: list, params: list) -> None:
+    if len(saved) != len(params):
+        raise ValueError(f"the optimizer state holds {len(saved)} parameters, the model has "
+                         f"{len(params)}: it belongs to another architecture")
+
 
 class SGD(_Optimizer):
     """``torch.optim.SGD(params, lr, momentum, weight_decay, foreach=True)``; no dampening or
@@ -105,6 +131,20 @@ class SGD(_Optimizer):
                     bufs.append(buf)
             grads = bufs
         torch._foreach_add_(params, grads, alpha=-self.lr)
+
+    def state_dict(self) -> dict:
+        """The learning rate and each parameter's momentum buffer (None before its first step)."""
+        return {"lr": self.lr, "momentum_buffers": [self.momentum_buffers.get(p)
+                                                    for p in self.params]}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict) -> None:
+        _check_len(state["momentum_buffers"], self.params)
+        self.lr = state["lr"]
+        self.momentum_buffers = {
+            p: torch.zeros_like(p, memory_format=torch.preserve_format).copy_(buf)
+            for p, buf in zip(self.params, state["momentum_buffers"], strict=True)
+            if buf is not None}
 
 
 def milestone_lr(lr: float, epoch: int, milestones, gamma: float) -> float:

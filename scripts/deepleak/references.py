@@ -36,7 +36,7 @@ def _as_tensors(X, y, device):
 
 
 def train_batched(model_cfg: dict, in_features, n_classes: int, Xs, ys, train: dict,
-                  seeds: list[int], device: str = "cpu"):
+                  seeds: list[int], device: str = "cpu", checkpoint=None):
     """K models trained as one (deepleak/batched.py); returns (a net of the architecture, the
     Stack holding the K trained models, the [epochs, K] training losses)."""
     import torch
@@ -50,12 +50,12 @@ def train_batched(model_cfg: dict, in_features, n_classes: int, Xs, ys, train: d
     pool = batched.Pool([X for X, _ in data], [y for _, y in data])
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     losses = batched.fit(stack, pool, train, gens,
-                         training.augmentation(train.get("augment", "none")))
+                         training.augmentation(train.get("augment", "none")), checkpoint)
     return nets[0], stack, losses
 
 
 def train_one(model_cfg: dict, in_features, n_classes: int, X, y, train: dict, seed: int,
-              device: str = "cpu"):
+              device: str = "cpu", checkpoint=None):
     """One model alone, as ``training.fit`` trains the target (its optimizer, learning-rate
     milestones, augmentation and batch order from ``seed``), without its per-epoch evaluation,
     which a reference model does not need (nor does ``batched.fit`` make it)."""
@@ -63,18 +63,25 @@ def train_one(model_cfg: dict, in_features, n_classes: int, X, y, train: dict, s
 
     net = models.build_model(model_cfg, in_features, n_classes, seed=seed)
     net, _ = training.fit(net, X, y, None, None, train=train, seed=seed, device=device,
-                          history=False)
+                          history=False, checkpoint=checkpoint)
     return net.to(training.resolve_device(device)).eval()
 
 
 def statistics(model_cfg: dict, in_features, n_classes: int, X, y, mask: np.ndarray,
                pool: np.ndarray, records: np.ndarray, train: dict, seeds: list[int], *,
                batched: bool = True, per_batch: int = 16, device: str = "cpu",
-               batching: dict | None = None) -> tuple[dict[str, np.ndarray], dict]:
+               batching: dict | None = None,
+               checkpoint=None) -> tuple[dict[str, np.ndarray], dict]:
     """Train the N reference models of ``mask`` ([N, len(pool)]; model k on ``pool[mask[k]]``)
     and return the statistics of each on ``records`` ({statistic: [N, len(records)]},
     deepleak.calibration.model_statistics) and a summary (how they trained, their loss, and their
-    accuracy on their OUT pool records)."""
+    accuracy on their OUT pool records).
+
+    ``checkpoint`` (deepleak/checkpoint.py): saved after each batch of models (the statistics so
+    far) and, through a child checkpoint, after each epoch of the batch in training; a rerun
+    resumes both."""
+    import torch
+
     X, y = np.asarray(X), np.asarray(y)
     n_models = len(mask)
     use_batched = batched and model_cfg["arch"] in BATCHED_ARCHS
@@ -86,14 +93,20 @@ def statistics(model_cfg: dict, in_features, n_classes: int, X, y, mask: np.ndar
     def observe(net, k):
         _observe(net, X, y, records, pool[~mask[k]], stats, summary, device, feature_opts)
 
-    for start in range(0, n_models, per_batch if use_batched else 1):
-        ks = list(range(start, min(n_models, start + (per_batch if use_batched else 1))))
+    step, done = (per_batch if use_batched else 1), 0
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None and saved["step"] == step:
+        stats, summary, done = saved["stats"], saved["summary"], saved["done"]
+        log.info("resuming after %d of %d reference models (%s)", done, n_models, checkpoint.path)
+    for start in range(done, n_models, step):
+        ks = list(range(start, min(n_models, start + step)))
+        inner = checkpoint.child(f"models{start}") if checkpoint is not None else None
         began, began_cpu = time.perf_counter(), time.process_time()
         if use_batched:
             net, stack, losses = train_batched(model_cfg, in_features, n_classes,
                                                [X[pool[mask[k]]] for k in ks],
                                                [y[pool[mask[k]]] for k in ks], train,
-                                               [seeds[k] for k in ks], device)
+                                               [seeds[k] for k in ks], device, inner)
             summary["train_seconds"] += time.perf_counter() - began
             summary["train_cpu_seconds"] += time.process_time() - began_cpu
             summary["train_loss"] += losses[-1].tolist() if len(losses) else [None] * len(ks)
@@ -102,13 +115,17 @@ def statistics(model_cfg: dict, in_features, n_classes: int, X, y, mask: np.ndar
         else:
             (k,) = ks
             net = train_one(model_cfg, in_features, n_classes, X[pool[mask[k]]],
-                            y[pool[mask[k]]], train, seeds[k], device)
+                            y[pool[mask[k]]], train, seeds[k], device, inner)
             summary["train_seconds"] += time.perf_counter() - began
             summary["train_cpu_seconds"] += time.process_time() - began_cpu
             summary["train_loss"].append(None)
             observe(net, k)
         log.info("reference models %d-%d of %d trained (%s), %.1f s so far", ks[0], ks[-1],
                  n_models, "batched" if use_batched else "alone", summary["train_seconds"])
+        if checkpoint is not None:
+            checkpoint.save({"step": step, "done": ks[-1] + 1, "stats": stats,
+                             "summary": summary})
+            inner.remove()
     return {k: np.stack(v) for k, v in stats.items()}, summary
 
 

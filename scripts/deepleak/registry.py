@@ -256,8 +256,12 @@ def generate_standin(name: str, raw_dir, *, n_records: int, seed: int, **params)
     path = _resolve(FORMATS[entry.format].write)(entry, Path(raw_dir), X, y)
     import numpy as np
 
+    from deepleak import files
+
     counts = np.bincount(y, minlength=entry.n_classes)
     return {"dataset": name, "source": "synthetic", "generator": entry.standin, "seed": int(seed),
             **summary, "n_records": int(len(X)), "n_features": int(X.shape[1]),
             "density": float(X.mean()), "class_count_min": int(counts.min()),
-            "class_count_max": int(counts.max()), "path": str(path)}
+            "class_count_max": int(counts.max()), "path": str(path),
+            # what prepare_dataset checks the archive against: a stand-in has no published digest
+            "sha256": files.sha256(path)}

@@ -490,10 +490,12 @@ class Estimate:
         minutes = math.ceil(self.wall_s(threads) * REQUEST["time_factor"] / 60)
         return max(REQUEST["min_runtime_min"], minutes) * attempt
 
-    def request_mem_mb(self, attempt: int = 1) -> int:
-        """Megabytes to ask the scheduler for (``resources: mem_mb``), in whole 100 MB."""
+    def request_mem_mb(self, attempt: int = 1, cap: int | None = None) -> int:
+        """Megabytes to ask the scheduler for (``resources: mem_mb``), in whole 100 MB, at most
+        ``cap`` (the config's ``node_mem_mb``: a request no node can meet would wait forever)."""
         mb = max(REQUEST["min_mem_mb"], self.mem_mb * REQUEST["mem_factor"]) * attempt
-        return int(math.ceil(mb / 100) * 100)
+        mb = int(math.ceil(mb / 100) * 100)
+        return mb if cap is None else min(mb, int(cap))
 
 
 def speedup(threads: int) -> float:
@@ -540,7 +542,8 @@ def _record_bytes(config: dict, dataset: str) -> int:
 
 
 def n_records(config: dict, dataset: str) -> int:
-    """Records in the dataset.npz a job loads whole."""
+    """Records in the dataset.npz a job loads whole (deepleak/config_checks.py fits the sizes in
+    them)."""
     cfg, data = config["datasets"][dataset], _data(config, dataset)
     if cfg["source"] == "synthetic":  # the stand-in the entry named after its data generates
         return config["datasets"][cfg.get("data", dataset)]["standin"]["n_records"]

@@ -35,7 +35,8 @@ def _known_and_test(pool: np.ndarray, known: int, test: int, validation_fraction
                     key: str):
     if known + test > len(pool):
         raise SplitError(
-            f"{key}: the attacker's known {what} ({known}) plus the attack-test {what} ({test}) exceed "
+            f"{key}: the attacker's known {what} ({known}, attack_train_{what.replace('-', '')}) "
+            f"plus the attack-test {what} ({test}, attack_test_{what.replace('-', '')}) exceed "
             f"the {len(pool)} records available for them; lower one of them or raise the pool size "
             f"(the paper's Texas100 sizes in Table II cannot all hold: its 70,000 test records "
             f"exceed the 67,330 there are).")

@@ -150,13 +150,18 @@ def augmentation(name: str):
 
 
 def fit(net, X_train, y_train, X_test, y_test, *, train: dict, seed: int, device: str = "cpu",
-        track_members=None, track_nonmembers=None, track_every: int = 1, history: bool = True):
+        track_members=None, track_nonmembers=None, track_every: int = 1, history: bool = True,
+        checkpoint=None):
     """Train ``net`` and return it with a per-epoch history.
 
     The history has train/test loss and accuracy and, when ``track_*`` are given, the mean last-layer
     gradient norm of those members and non-members (the curves of Figure 3). ``history=False``
     skips the per-epoch evaluation (a reference model needs none; ``X_test`` may be None) and
     returns an empty history: the training itself, and so the model, are the same.
+
+    ``checkpoint`` (deepleak/checkpoint.py): the model, optimizer, history and batch-order and
+    global random states are saved after every epoch; a checkpoint left by a killed run is
+    resumed, and the model and history end as an uninterrupted run's, byte for byte.
     """
     dev = resolve_device(device)
     generator = seed_everything(seed)
@@ -173,22 +178,31 @@ def fit(net, X_train, y_train, X_test, y_test, *, train: dict, seed: int, device
     # bearpaw's recipes: lr x lr_gamma at each epoch in lr_milestones; crop + flip.
     milestones = train.get("lr_milestones") or []
     augment = augmentation(train.get("augment", "none"))
-    rows = []
-    progress = Progress(log, "epoch", train["epochs"])
-    for epoch in range(0, train["epochs"] + 1):
+    rows, first = [], 0
+    saved = checkpoint.load([generator]) if checkpoint is not None else None
+    if saved is not None:
+        net.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        rows, first = saved["history"], saved["epoch"] + 1
+        log.info("resuming after epoch %d of %d (%s)", saved["epoch"], train["epochs"],
+                 checkpoint.path)
+    progress = Progress(log, "epoch", train["epochs"], resumed=max(first - 1, 0))
+    for epoch in range(first, train["epochs"] + 1):
         if epoch > 0:
             train_epoch(net, opt, Xtr, ytr, train["batch_size"], generator, augment)
             opt.lr = optim.milestone_lr(opt.lr, epoch, milestones, train.get("lr_gamma", 0.1))
-        if not history:
-            continue
-        row = {"epoch": epoch}
-        row["train_loss"], row["train_acc"] = evaluate(net, Xtr, ytr)
-        row["test_loss"], row["test_acc"] = evaluate(net, Xte, yte)
-        if tracked is not None and (epoch % track_every == 0 or epoch == train["epochs"]):
-            row["member_grad_norm"] = float(last_layer_grad_norm(net, *tracked[0]).mean())
-            row["nonmember_grad_norm"] = float(last_layer_grad_norm(net, *tracked[1]).mean())
-        rows.append(row)
-        progress(epoch, **{k: v for k, v in row.items() if k != "epoch"})
+        if history:
+            row = {"epoch": epoch}
+            row["train_loss"], row["train_acc"] = evaluate(net, Xtr, ytr)
+            row["test_loss"], row["test_acc"] = evaluate(net, Xte, yte)
+            if tracked is not None and (epoch % track_every == 0 or epoch == train["epochs"]):
+                row["member_grad_norm"] = float(last_layer_grad_norm(net, *tracked[0]).mean())
+                row["nonmember_grad_norm"] = float(last_layer_grad_norm(net, *tracked[1]).mean())
+            rows.append(row)
+            progress(epoch, **{k: v for k, v in row.items() if k != "epoch"})
+        if checkpoint is not None and epoch > 0:
+            checkpoint.save({"epoch": epoch, "model": net.state_dict(),
+                             "optimizer": opt.state_dict(), "history": rows}, [generator])
     net.eval()
     return net.cpu(), pd.DataFrame(rows)
 

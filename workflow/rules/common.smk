@@ -20,8 +20,8 @@ from deepleak import resources as dl_resources  # noqa: E402 - what each job cos
 from deepleak import variants  # noqa: E402 - the attack variants: features, groups
 
 
-class ConfigError(ValueError):
-    """A config value the schema cannot judge alone (it names the key and what to do)."""
+# A config value the schema cannot judge alone (it names the key and what to do).
+from deepleak.config_checks import ConfigError  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------------
@@ -166,6 +166,11 @@ _check_dataset_entries()
 _check_variants()
 _check_finetune()
 _check_federated()
+# Every scenario's sizes fit its data: drawn now by the split jobs' own functions, so that a size
+# they would refuse stops the plan (deepleak/config_checks.py).
+from deepleak import config_checks as dl_config_checks  # noqa: E402
+
+dl_config_checks.check_sizes(config)
 
 
 # ---- Calibrated attacks (LiRA, RMIA; deepleak/calibration.py) ------------------------------------
@@ -278,13 +283,25 @@ def job_estimate(rule, wildcards):
     return _job_estimate(rule, tuple(sorted(dict(wildcards).items())))
 
 
+def job_mem_mb(rule, wildcards, attempt):
+    """A job's memory request, capped at node_mem_mb; a job that needs more than a node has stops
+    the plan."""
+    est = job_estimate(rule, wildcards)
+    if est.mem_mb > config["node_mem_mb"]:
+        raise ConfigError(f"config: the {rule} job {dict(wildcards)} needs about "
+                          f"{est.mem_mb:,.0f} MB, more than node_mem_mb ({config['node_mem_mb']:,} "
+                          f"MB): raise node_mem_mb if your nodes have more, or shrink the job "
+                          f"(its dataset's sizes, model, features.batch_size)")
+    return est.request_mem_mb(attempt, cap=config["node_mem_mb"])
+
+
 def job_resources(rule):
     """`resources:` of a rule's jobs: mem_mb and runtime (minutes) with the model's margins, times
     the attempt (a retry asks for more), and gpu=1 for the jobs that run torch on a GPU (device
     cuda, or auto for the image models: `--resources gpu=N` caps how many run at once; a SLURM job
     gets --gpus=1)."""
     return {
-        "mem_mb": lambda wildcards, attempt: job_estimate(rule, wildcards).request_mem_mb(attempt),
+        "mem_mb": lambda wildcards, attempt: job_mem_mb(rule, wildcards, attempt),
         "runtime": lambda wildcards, threads, attempt: job_estimate(rule, wildcards).runtime_min(
             threads, attempt),
         "gpu": lambda wildcards: job_estimate(rule, wildcards).gpu,
