@@ -437,7 +437,7 @@ def test_every_federated_row_has_its_baselines_and_per_party_aucs(tmp_path, tabl
             model_cfg={"arch": "fc", "hidden": [16, 8], "activation": "tanh"},
             fed={"rounds": 4, "observed_epochs": observed, "train": TRAIN}, parties=4,
             party_sweep=[], gamma=0.3, features_cfg=features_cfg, central_epochs=epoch_sets,
-            track_records=2, seed=5)
+            track_records=2, batched=False, seed=5)
         run_federated_attack.main(
             out["feats.npz"], tmp_path / "splits.npz", out["meta.json"], out["scores.npz"],
             out["metrics.json"], dataset="toy", run=run, parties=4, party_sweep=[],

@@ -242,7 +242,8 @@ def test_federated_attacks_score_the_parties_members_higher(dataset):
     simulate_federated.main(
         dataset / "dataset.npz", path / "splits.npz", path / "features.npz", path / "global.pt",
         path / "meta.json", path / "history.csv", run="passive", model_cfg=MODEL, fed=FED,
-        gamma=0.3, features_cfg=FED_FEATURES, central_epochs=[], track_records=5, **common)
+        gamma=0.3, features_cfg=FED_FEATURES, central_epochs=[], track_records=5, batched=False,
+        **common)
     run_federated_attack.main(
         path / "features.npz", path / "splits.npz", path / "meta.json", path / "scores.npz",
         path / "metrics.json", dataset="planted", run="passive",
