@@ -107,3 +107,19 @@ def test_a_reference_pool_the_records_cannot_hold_stops_the_plan(tmp_path):
     assert "datasets.purchase100 in calibrated.datasets" in said and "needs 37000 records" in said
     config["datasets"]["purchase100"]["standin"]["n_records"] = 84000  # 37,000 + 1,000 + 46,000
     assert _plan(tmp_path, config).returncode == 0
+
+
+def test_an_unused_entry_a_profile_keeps_does_not_stop_its_plan(tmp_path):
+    """config/paper.yaml merged over config/config.yaml keeps the default's purchase100_small, which
+    reads purchase100's stand-in. The paper profile runs purchase100 from a local copy with its own
+    digests (as tests/test_paper_smoke.py does); the unused entry must not be held to them (it was
+    at 614df19, and the smoke run stopped at parse time)."""
+    from deepleak import registry
+
+    paper = load("paper.yaml")
+    published = registry.get("purchase100").digests
+    paper["datasets"]["purchase100"].update(path="archives", digests={
+        f: {k: v + 1 if isinstance(v, int) else "0" * len(v) for k, v in d.items()}
+        for f, d in published.items()})
+    out = _plan(tmp_path, paper)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-2000:]

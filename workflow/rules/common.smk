@@ -63,8 +63,10 @@ def data_of(dataset):
 
 
 def data_reader(data):
-    """The first entry (by name) that reads the data set ``data``."""
-    return min(d for d in config["datasets"] if data_of(d) == data)
+    """The first entry (by name) that reads the data set ``data``, among the entries some scenario
+    runs if one does (USED_DATASETS)."""
+    readers = [d for d in config["datasets"] if data_of(d) == data]
+    return min([d for d in readers if d in USED_DATASETS] or readers)
 
 
 def data_digests(dataset):
@@ -111,12 +113,12 @@ def _check_dataset_entries():
                 raise ConfigError(f"config: datasets.{name}.source is 'synthetic' but datasets.{name}"
                                   f".standin is missing; give at least standin.n_records")
     for data in sorted({data_of(d) for d in USED_DATASETS if d in config["datasets"]}):
-        paths = sorted({dataset_cfg(d)["path"] for d in config["datasets"]
-                        if data_of(d) == data and dataset_cfg(d)["path"]})
+        readers = [d for d in USED_DATASETS if d in config["datasets"] and data_of(d) == data]
+        paths = sorted({dataset_cfg(d)["path"] for d in readers if dataset_cfg(d)["path"]})
         if len(paths) > 1:
             raise ConfigError(f"config: the datasets reading {data} name different paths {paths} "
                               f"(datasets.<name>.path); give one")
-        if len({repr(data_digests(d)) for d in config["datasets"] if data_of(d) == data}) > 1:
+        if len({repr(data_digests(d)) for d in readers}) > 1:
             raise ConfigError(f"config: the datasets reading {data} give different digests "
                               f"(datasets.<name>.digests); give the same (or none) in each")
         if data_digests(data_reader(data)):

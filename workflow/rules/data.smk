@@ -6,7 +6,7 @@
 
 # The real raw files: one job per data set the config reads (several entries may share one).
 for _data in sorted({data_of(d) for d in USED_DATASETS if dataset_cfg(d)["source"] == "real"}):
-    _paths = sorted({dataset_cfg(d)["path"] for d in config["datasets"]
+    _paths = sorted({dataset_cfg(d)["path"] for d in USED_DATASETS
                      if data_of(d) == _data and dataset_cfg(d)["path"]})
 
     rule:
