@@ -329,13 +329,17 @@ def test_lira_ranks_memorised_members_first_from_references_the_users_function_t
     stats = artifacts.load_npz(t["references.npz"])
     assert stats["loss"].shape == (8, 60) and "grad_norm/conv" in stats  # statistics, no weights
 
-    audit_target_statistics.main(t["checked.json"], t["mask.npz"], t["target.npz"], audit=cfg,
-                                 device="cpu")
-    run_calibrated_attacks.main(t["mask.npz"], t["target.npz"], t["references.npz"],
-                                t["references.json"], t["scores.npz"], t["metrics.json"],
-                                global_variance="auto", a=0.3, gamma=1.0,
-                                metrics_cfg={"n_bootstrap": 20, "confidence": 0.95}, seed=0,
-                                scenario="audit")
+    def score_with_references():
+        """The audited model's statistics, then LiRA against the references drawn above."""
+        audit_target_statistics.main(t["checked.json"], t["mask.npz"], t["target.npz"],
+                                     audit=cfg, device="cpu")
+        run_calibrated_attacks.main(t["mask.npz"], t["target.npz"], t["references.npz"],
+                                    t["references.json"], t["scores.npz"], t["metrics.json"],
+                                    global_variance="auto", a=0.3, gamma=1.0,
+                                    metrics_cfg={"n_bootstrap": 20, "confidence": 0.95}, seed=0,
+                                    scenario="audit")
+
+    score_with_references()
     found = artifacts.load_json(t["metrics.json"])
     assert found["context"]["scenario"] == "audit"
     assert "rmia_offline" not in found["attacks"]  # population 0: no RMIA
@@ -356,13 +360,7 @@ def test_lira_ranks_memorised_members_first_from_references_the_users_function_t
     checked = artifacts.load_json(t["checked.json"])
     checked["user_files"] = {p: files.sha256(p) for p in audit_model.user_files(cfg)}
     artifacts.save_json(t["checked.json"], checked)
-    audit_target_statistics.main(t["checked.json"], t["mask.npz"], t["target.npz"], audit=cfg,
-                                 device="cpu")
-    run_calibrated_attacks.main(t["mask.npz"], t["target.npz"], t["references.npz"],
-                                t["references.json"], t["scores.npz"], t["metrics.json"],
-                                global_variance="auto", a=0.3, gamma=1.0,
-                                metrics_cfg={"n_bootstrap": 20, "confidence": 0.95}, seed=0,
-                                scenario="audit")
+    score_with_references()
     control = artifacts.load_json(t["metrics.json"])["attacks"]
     assert control["lira_online"]["metrics"]["test"]["auc"] < 0.2
 

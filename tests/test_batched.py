@@ -213,10 +213,6 @@ def test_optimizer_on_a_stack_is_torch_optim_on_each_slice(train):
                 for p, g in zip(singles[k], grads, strict=True):
                     p.grad = g[k].clone()
                 refs[k].step()
-        if step == 2 and train["optimizer"] == "adam":
-            # every model has taken every step: the fused kernel, bit for bit as each alone
-            assert all(torch.equal(p[k], q) for k in range(K)
-                       for p, q in zip(stacked, singles[k], strict=True))
     for k in range(K):
         for p, q in zip(stacked, singles[k], strict=True):
             # bit for bit on the machine this was written on; a vectorised and a scalar loop
