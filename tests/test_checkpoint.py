@@ -12,7 +12,7 @@ import io
 import numpy as np
 import pytest
 import torch
-from deepleak import batched, calibration, checkpoint, models, optim, training
+from deepleak import attack, batched, calibration, checkpoint, models, optim, training
 from deepleak import federated as fl
 from deepleak.attack import AttackFeatures
 from deepleak.checkpoint import Checkpoint
@@ -291,3 +291,49 @@ def test_federated_simulation_resumes_byte_identical(tmp_path, monkeypatch, run,
     assert set(arrays) == set(whole[2])
     for key, value in whole[2].items():
         assert arrays[key].tobytes() == value.tobytes(), key
+
+
+def _attack_fit(ckpt=None):
+    rng = np.random.default_rng(4)
+    n = 96
+    member = (np.arange(n) % 2).astype(np.int64)
+    feats = {"out/fc": rng.normal(size=(n, 5)).astype(np.float32),
+             "loss": rng.random(n).astype(np.float32) + member,  # something to learn
+             "label": rng.integers(0, 3, n)}
+    spec = AttackFeatures(outputs=("fc",))
+    hp = {"component_widths": [8], "gradient_widths": [8], "kernels": 2, "encoder_widths": [8],
+          "dropout": 0.2, "init_std": 0.01, "lr": 0.01, "batch_size": 16, "epochs": 6,
+          "input_scaling": "fan_in", "selection": "balanced_mse"}
+    inputs = attack.gather_inputs(feats, spec)
+    model, _, history = attack.fit_supervised(inputs, member, inputs, member, spec, 3, hp, seed=5,
+                                              checkpoint=ckpt)
+    return model, history
+
+
+def test_attack_model_resumes_byte_identical(tmp_path, monkeypatch):
+    """Killed after 3 of 6 epochs and rerun, the attack model, its selected epoch and its history
+    end as an uninterrupted run's (the best epoch's weights and dropout's random state included)."""
+    ref_model, ref_history = _attack_fit()
+    ckpt = Checkpoint(tmp_path / "scores.npz.ckpt", "k")
+    _kill_after(monkeypatch, attack, "train_epoch", 3)
+    with pytest.raises(Killed):
+        _attack_fit(ckpt)
+    assert ckpt.path.exists()
+    count = _kill_after(monkeypatch, attack, "train_epoch", None)
+    model, history = _attack_fit(Checkpoint(tmp_path / "scores.npz.ckpt", "k"))
+    assert count["n"] == 3  # the epochs after the checkpoint, no more
+    assert _bytes(model.state_dict()) == _bytes(ref_model.state_dict())
+    assert model.selected_epoch == ref_model.selected_epoch
+    assert history == ref_history
+
+
+def test_a_checkpoint_with_an_interval_waits_for_it(tmp_path, monkeypatch):
+    clock = {"t": 100.0}
+    monkeypatch.setattr(checkpoint.time, "monotonic", lambda: clock["t"])
+    ckpt = Checkpoint(tmp_path / "a.ckpt", "k", every_s=60)
+    assert not ckpt.due()
+    clock["t"] += 60
+    assert ckpt.due()
+    ckpt.save({"epoch": 1})
+    assert not ckpt.due()
+    assert Checkpoint(tmp_path / "b.ckpt", "k").due()

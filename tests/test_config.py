@@ -22,6 +22,36 @@ def test_profiles_validate(profile):
     validate(copy.deepcopy(load(profile)), SCHEMA)
 
 
+def test_the_rehearsal_makes_table8_with_only_its_three_attacks():
+    """config/rehearsal.yaml over config/paper.yaml (README, "Paper-size rehearsal"): table8 plans
+    the two tabular datasets' models at the paper profile's sizes and epochs, Table VIII's three
+    attacks and the baselines, and no other attack (a Table IV gradient variant of Texas100's wide
+    layers would not finish on a CPU)."""
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores",
+                          "2", "--configfile", "config/paper.yaml", "config/rehearsal.yaml", "--",
+                          "table8"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-2000:]
+    counts = {rule: int(n) for rule, n in (line.split() for line in out.stdout.splitlines()
+                                           if len(line.split()) == 2 and line.split()[1].isdigit())}
+    assert {rule for rule in counts if rule.startswith("attack_")} == {
+        "attack_black_box", "attack_white_box_outputs", "attack_gradients_1"}
+    assert counts["train_model"] == 4 and counts["attack_gradients_1"] == counts["baselines"] == 2
+
+
+def _leaves(node, prefix=()):
+    if not isinstance(node, dict):
+        return [prefix]
+    return [leaf for k, v in node.items() for leaf in _leaves(v, (*prefix, k))]
+
+
+def test_the_rehearsal_changes_only_where_records_come_from_and_how_jobs_are_cut():
+    """Nothing a number depends on: the stand-ins, the datasets run, the job cut, the threads."""
+    allowed = {("standalone", "datasets"), ("standalone", "attack_jobs"), ("threads",)}
+    for d in ("purchase100", "texas100"):
+        allowed |= {("datasets", d, "source"), ("datasets", d, "standin", "n_records")}
+    assert set(_leaves(load("rehearsal.yaml"))) <= allowed
+
+
 @pytest.mark.parametrize("path, value, expected", [
     (("attack_model", "lr"), -1, "lr"),
     (("datasets", "purchase100", "source"), "kaggle", "kaggle"),

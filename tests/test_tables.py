@@ -78,6 +78,15 @@ def test_every_variant_has_a_rule_and_every_needed_attack_a_variant():
     assert set(paper.standalone_attacks(4)) <= set(trained)
 
 
+def test_one_job_per_attack_trains_the_same_attacks_once_each():
+    grouped = paper.check_standalone_rules(4, ["shadow_model", "unsupervised"])
+    single = paper.check_standalone_rules(4, ["shadow_model", "unsupervised"], per_attack=True)
+    assert all(len(g) == 1 for g in single.values())
+    assert sorted(a for g in single.values() for a in g) == \
+        sorted(a for g in grouped.values() for a in g)
+    assert single["gradients_1_known0"] == ["gradients_1-known0"]  # a rule name has no "-"
+
+
 def test_a_removed_variant_is_named_at_parse_time(monkeypatch):
     monkeypatch.delitem(variants.VARIANTS, "outputs_2")
     with pytest.raises(ValueError, match="'outputs_2'"):

@@ -298,10 +298,33 @@ def predict(model: AttackModel, inputs: dict[str, torch.Tensor], batch_size: int
     return torch.cat(out).numpy().astype(np.float64)
 
 
+def train_epoch(model: AttackModel, opt, inputs: dict[str, torch.Tensor],
+                member_idx: torch.Tensor, nonmember_idx: torch.Tensor, batch_size: int,
+                gen: torch.Generator) -> float:
+    """One epoch of balanced batches (half members, half non-members, paper §III-E) with the MSE
+    of Eq. (3) between the sigmoid score and the membership bit; returns the mean batch loss."""
+    model.train()
+    half = batch_size // 2
+    target = torch.cat([torch.ones(half), torch.zeros(half)])
+    pm = member_idx[torch.randperm(len(member_idx), generator=gen)]
+    pn = nonmember_idx[torch.randperm(len(nonmember_idx), generator=gen)]
+    n_steps = min(len(pm), len(pn)) // half
+    total = 0.0
+    for step in range(n_steps):
+        idx = torch.cat([pm[step * half:(step + 1) * half], pn[step * half:(step + 1) * half]])
+        opt.zero_grad(set_to_none=True)
+        loss = nn.functional.mse_loss(torch.sigmoid(model({k: v[idx] for k, v in inputs.items()})),
+                                      target)
+        loss.backward()
+        opt.step()
+        total += loss.item()
+    return total / max(n_steps, 1)
+
+
 def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray,
                    val_inputs: dict[str, np.ndarray], val_member: np.ndarray,
                    features: AttackFeatures, n_classes: int, hp: dict, seed: int,
-                   n_observations: int = 1):
+                   n_observations: int = 1, checkpoint=None):
     """Train the attack model as the paper does, selecting the epoch on the validation split.
 
     Batches are half members, half non-members (paper §III-E); the loss is the MSE of Eq. (3)
@@ -314,6 +337,9 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
     Balanced MSE, the training loss on a balanced set, changes smoothly with every score; a
     balanced accuracy at 0.5 on a few hundred validation records jumps with the few records near
     the threshold and often kept an under-trained early epoch.
+    ``checkpoint`` (deepleak/checkpoint.py; saved when :meth:`~Checkpoint.due`): the model, the
+    optimizer, the best epoch's weights, the history and the random states; a rerun after a kill
+    resumes and ends as an uninterrupted run, byte for byte.
     Returns (model, standardiser, history rows).
     """
     torch.manual_seed(seed)
@@ -324,28 +350,22 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
     opt = training.make_optimizer(model, {"optimizer": "adam", "lr": hp["lr"]})
     member_idx = torch.as_tensor(np.flatnonzero(train_member == 1))
     nonmember_idx = torch.as_tensor(np.flatnonzero(train_member == 0))
-    half = hp["batch_size"] // 2
-    target = torch.cat([torch.ones(half), torch.zeros(half)])
     select = SELECTIONS[hp["selection"]]
     best = (-np.inf, None, -1)
-    history = []
-    progress = Progress(log, "attack epoch", hp["epochs"])
-    for epoch in range(1, hp["epochs"] + 1):
-        model.train()
-        pm = member_idx[torch.randperm(len(member_idx), generator=gen)]
-        pn = nonmember_idx[torch.randperm(len(nonmember_idx), generator=gen)]
-        n_steps = min(len(pm), len(pn)) // half
-        total = 0.0
-        for step in range(n_steps):
-            idx = torch.cat([pm[step * half:(step + 1) * half], pn[step * half:(step + 1) * half]])
-            opt.zero_grad(set_to_none=True)
-            loss = nn.functional.mse_loss(torch.sigmoid(model({k: v[idx] for k, v in tr.items()})),
-                                          target)
-            loss.backward()
-            opt.step()
-            total += loss.item()
+    history, first = [], 1
+    saved = checkpoint.load([gen]) if checkpoint is not None else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        history, first = saved["history"], saved["epoch"] + 1
+        best = (saved["best_value"], saved["best_model"], saved["best_epoch"])
+        log.info("resuming the attack model after epoch %d of %d (%s)", saved["epoch"],
+                 hp["epochs"], checkpoint.path)
+    progress = Progress(log, "attack epoch", hp["epochs"], resumed=first - 1)
+    for epoch in range(first, hp["epochs"] + 1):
+        train_mse = train_epoch(model, opt, tr, member_idx, nonmember_idx, hp["batch_size"], gen)
         val_scores = predict(model, va)
-        history.append({"epoch": epoch, "train_mse": total / max(n_steps, 1),
+        history.append({"epoch": epoch, "train_mse": train_mse,
                         "val_acc": _accuracy(val_scores, val_member),
                         "val_balanced_acc": balanced_accuracy(val_scores, val_member),
                         "val_balanced_mse": balanced_mse(val_scores, val_member)})
@@ -353,6 +373,11 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
         if value > best[0]:
             best = (value, copy.deepcopy(model.state_dict()), epoch)
         progress(epoch, **{k: v for k, v in history[-1].items() if k != "epoch"})
+        if checkpoint is not None and epoch < hp["epochs"] and checkpoint.due():
+            checkpoint.save({"epoch": epoch, "model": model.state_dict(),
+                             "optimizer": opt.state_dict(), "history": history,
+                             "best_value": float(best[0]), "best_model": best[1],
+                             "best_epoch": best[2]}, [gen])
     model.load_state_dict(best[1])
     model.selected_epoch = best[2]
     return model, std, history
@@ -360,20 +385,23 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
 
 def run_supervised(train: tuple, val: tuple, tests: dict[str, tuple], *, spec: AttackFeatures,
                    n_classes: int, hp: dict, seed: int, evaluate: dict, description: str,
-                   n_observations: int = 1, **details) -> tuple[dict[str, dict], dict]:
+                   n_observations: int = 1, checkpoint=None,
+                   **details) -> tuple[dict[str, dict], dict]:
     """The supervised attack, start to end: labelled sets -> attack inputs -> :func:`fit_supervised`
     (epoch selected on ``val``) -> scores and metrics on each test set -> one metrics record.
 
     ``train``, ``val`` and each entry of ``tests`` are (features, member ids, non-member ids): a
     feature file's arrays (``[n, T, ...]`` for T observations), and the records the attacker calls
     members and non-members. ``evaluate`` holds :func:`deepleak.metrics.evaluate`'s settings
-    (n_bootstrap, confidence, seed). Returns ({test: {"records", "member", "score"}}, the record
+    (n_bootstrap, confidence, seed); ``checkpoint`` makes the attack model's training resumable
+    (:func:`fit_supervised`). Returns ({test: {"records", "member", "score"}}, the record
     (:func:`deepleak.metrics.record`, ``details`` added)).
     """
     (tr, tr_member, _), (va, va_member, _) = (feature_lib.labelled(*s) for s in (train, val))
     model, std, history = fit_supervised(gather_inputs(tr, spec), tr_member,
                                          gather_inputs(va, spec), va_member, spec, n_classes, hp,
-                                         seed, n_observations=n_observations)
+                                         seed, n_observations=n_observations,
+                                         checkpoint=checkpoint)
     scores, results = {}, {}
     for name, test in tests.items():
         te, te_member, te_ids = feature_lib.labelled(*test)

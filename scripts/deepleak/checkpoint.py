@@ -5,9 +5,10 @@ run writes.
 One mechanism for every training loop (``training.fit``: targets, shadows, the fine-tuning
 snapshots, reference models trained alone; ``batched.fit``: reference models trained together;
 ``federated.simulate``: the FedAvg rounds; ``references.statistics``: which reference models are
-done). A loop hands :meth:`Checkpoint.save` its own state after each epoch or round (model,
-optimizer moments, step counts, learning rate, history) and the batch-order generators it draws
-from; the checkpoint adds every global random state a step may read (torch's, numpy's, Python's,
+done; ``attack.fit_supervised``: the attack models, whose paper-sized gradient components train
+for hours on a CPU). A loop hands :meth:`Checkpoint.save` its own state after each epoch or round
+(model, optimizer moments, step counts, learning rate, history) and the batch-order generators it
+draws from; the checkpoint adds every global random state a step may read (torch's, numpy's, Python's,
 CUDA's once initialised). :meth:`Checkpoint.load` puts those random states back and returns the
 loop's state, so the epochs after a resume draw the same numbers as they would have.
 
@@ -31,6 +32,7 @@ import json
 import logging
 import os
 import random
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -106,23 +108,34 @@ def _restore_random_states(states: dict, generators: Sequence[torch.Generator]) 
 
 
 class Checkpoint:
-    """The resumable state of one loop of one job, in one file."""
+    """The resumable state of one loop of one job, in one file.
 
-    def __init__(self, path: str | Path, key: str):
+    ``every_s``: a loop that asks :meth:`due` before saving saves at most once per that many
+    seconds (0: every time). Where it resumes does not change what it ends with, only how much is
+    redone after a kill; the attack models use it, whose many short epochs would otherwise spend
+    more time writing checkpoints than a kill could lose."""
+
+    def __init__(self, path: str | Path, key: str, every_s: float = 0.0):
         self.path = Path(path)
         self.key = key
+        self.every_s = every_s
+        self._last_save = time.monotonic()
 
     @classmethod
     def for_job(cls, output: str | Path, params: Mapping,
-                inputs: Sequence[str | Path] = ()) -> Checkpoint:
+                inputs: Sequence[str | Path] = (), every_s: float = 0.0) -> Checkpoint:
         """The checkpoint of the job whose first output is ``output``: ``<output>.ckpt``, keyed by
         the job's ``params`` and ``inputs`` (:func:`fingerprint`)."""
-        return cls(f"{output}{SUFFIX}", fingerprint(params, inputs))
+        return cls(f"{output}{SUFFIX}", fingerprint(params, inputs), every_s)
 
     def child(self, name: str) -> Checkpoint:
         """The checkpoint of a loop inside this one (``<path>.<name>``); :meth:`remove` removes it
         too."""
-        return Checkpoint(f"{self.path}.{name}", f"{self.key}/{name}")
+        return Checkpoint(f"{self.path}.{name}", f"{self.key}/{name}", self.every_s)
+
+    def due(self) -> bool:
+        """Whether ``every_s`` has passed since the last save (or since this object was made)."""
+        return time.monotonic() - self._last_save >= self.every_s
 
     def save(self, state: Mapping, generators: Sequence[torch.Generator] = ()) -> None:
         """Write ``state`` (tensors, numpy arrays, numbers, strings, lists and dicts of them) and
@@ -133,6 +146,7 @@ class Checkpoint:
         torch.save(payload, buffer)
         with atomic_path(self.path) as tmp:
             tmp.write_bytes(buffer.getvalue())
+        self._last_save = time.monotonic()
 
     def load(self, generators: Sequence[torch.Generator] = ()) -> dict | None:
         """The saved state, with the random states and ``generators`` put back as they were when it

@@ -336,11 +336,12 @@ def check_rules(needed: list[str], produced: list[str]) -> None:
                          f"table row (deepleak/paper.py)")
 
 
-def check_standalone_rules(n_knowledge: int, single_attacks: list[str]) -> dict[str, list[str]]:
-    """The stand-alone attack groups (one rule each), checked against every attack the tables need:
-    Tables III-VI and VIII, and Table VII (whose other attacks, ``single_attacks``, have a rule
-    each)."""
-    groups = attack_groups(n_knowledge)
+def check_standalone_rules(n_knowledge: int, single_attacks: list[str],
+                           per_attack: bool = False) -> dict[str, list[str]]:
+    """The stand-alone attack groups (one rule each; ``per_attack``: one per attack), checked
+    against every attack the tables need: Tables III-VI and VIII, and Table VII (whose other
+    attacks, ``single_attacks``, have a rule each)."""
+    groups = attack_groups(n_knowledge, per_attack)
     check_rules(standalone_attacks(n_knowledge) + TABLE7.attacks,
                 [a for attacks in groups.values() for a in attacks] + list(single_attacks))
     return groups

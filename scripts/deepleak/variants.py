@@ -114,13 +114,17 @@ def variant_of(attack: str) -> tuple[Variant, int | None]:
     return VARIANTS[base], (int(known) if known else None)
 
 
-def attack_groups(n_knowledge: int) -> dict[str, list[str]]:
+def attack_groups(n_knowledge: int, per_attack: bool = False) -> dict[str, list[str]]:
     """The stand-alone attacks trained in one job each, by group (the variants' ``group``, then the
-    Table VI knowledge sweep)."""
+    Table VI knowledge sweep); ``per_attack`` (config ``standalone.attack_jobs``): one group per
+    attack, named after it (a rule name: ``-`` as ``_``)."""
     groups: dict[str, list[str]] = {}
     for name, variant in VARIANTS.items():
         if not variant.group:
             raise ValueError(f"attack variant {name!r} has no group, so no rule trains it; give it "
                              f"one (deepleak/variants.py)")
         groups.setdefault(variant.group, []).append(name)
-    return {**groups, KNOWLEDGE_GROUP: [knowledge_attack(i) for i in range(n_knowledge)]}
+    groups[KNOWLEDGE_GROUP] = [knowledge_attack(i) for i in range(n_knowledge)]
+    if per_attack:
+        return {a.replace("-", "_"): [a] for attacks in groups.values() for a in attacks}
+    return groups
