@@ -8,9 +8,9 @@ snapshots, reference models trained alone; ``batched.fit``: reference models tra
 done; ``attack.fit_supervised``: the attack models, whose paper-sized gradient components train
 for hours on a CPU). A loop hands :meth:`Checkpoint.save` its own state after each epoch or round
 (model, optimizer moments, step counts, learning rate, history) and the batch-order generators it
-draws from; the checkpoint adds every global random state a step may read (torch's, numpy's, Python's,
-CUDA's once initialised). :meth:`Checkpoint.load` puts those random states back and returns the
-loop's state, so the epochs after a resume draw the same numbers as they would have.
+draws from; the checkpoint adds every global random state a step may read (torch's, numpy's,
+Python's, CUDA's once initialised). :meth:`Checkpoint.load` puts those random states back and
+returns the loop's state, so the epochs after a resume draw the same numbers as they would have.
 
 Where: ``<first output>.ckpt`` beside the job's first output, not a declared output (Snakemake
 deletes a failed or incomplete job's outputs before it reruns it, and would delete a checkpoint
