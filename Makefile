@@ -47,10 +47,11 @@ pipeline: install
 			"$$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)" "$(NOTE)" > results/make_time.json; fi; \
 	exit $$rc
 
-test: install
+# Both lint first: CI runs `make test`, so a style error fails there, not in a reviewer's checkout.
+test: lint
 	$(BIN)/python -m pytest
 
-test-fast: install
+test-fast: lint
 	$(BIN)/python -m pytest -m "not e2e"
 
 # README, "Audit your own model": the audit its config describes, then its HTML report.

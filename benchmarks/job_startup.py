@@ -41,8 +41,8 @@ def scripts_of_rules(root: Path) -> dict[re.Pattern, str]:
 
 
 def planned_jobs(root: Path, configfile: str) -> dict[str, int]:
-    done = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores", "2",
-                           "--forceall", "--configfile", configfile], cwd=root, check=True,
+    done = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores",
+                           "2", "--forceall", "--configfile", configfile], cwd=root, check=True,
                           capture_output=True, text=True)
     counts = {}
     for line in done.stdout.splitlines():
@@ -54,7 +54,8 @@ def planned_jobs(root: Path, configfile: str) -> dict[str, int]:
 
 def import_seconds(root: Path, script: str) -> float:
     code = (f"import importlib.util, sys; sys.path.insert(0, {str(root / 'scripts')!r}); "
-            f"spec = importlib.util.spec_from_file_location('job', {str(root / 'scripts' / script)!r}); "
+            f"spec = importlib.util.spec_from_file_location('job', "
+            f"{str(root / 'scripts' / script)!r}); "
             "spec.loader.exec_module(importlib.util.module_from_spec(spec))")
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

@@ -91,7 +91,8 @@ def _loop_fc_norms(model: FCNet, x: torch.Tensor, y: torch.Tensor) -> np.ndarray
     return norms
 
 
-def _authors_style_fc(model: FCNet, x: torch.Tensor, y: torch.Tensor, batch: int = 100) -> np.ndarray:
+def _authors_style_fc(model: FCNet, x: torch.Tensor, y: torch.Tensor,
+                      batch: int = 100) -> np.ndarray:
     """(b'): the authors' released code (`different_grads`): a forward pass per batch of 100, then
     per record `zero_grad(); loss_i.backward(retain_graph=True)` and a copy of every `.grad`."""
     norms = np.empty((x.shape[0], len(model.layer_names)), dtype=np.float32)
@@ -285,7 +286,8 @@ def bench_alexnet(args) -> None:
     n_stored = sum(2 * named[m].out_channels for m in modules)
     print(f"\n== AlexNet-CIFAR (bearpaw), 3x32x32, {n} records, per-example gradients of its 5 "
           f"conv layers ({n_grad / 1e6:.2f}M numbers/record, stored as {n_stored} channel norms + "
-          f"bias gradients), {torch.get_num_threads()} thread(s), float32, best of {args.repeats} ==")
+          f"bias gradients), {torch.get_num_threads()} thread(s), float32, "
+          f"best of {args.repeats} ==")
     label_uf, label_vm = f"(a) unfold, chunk {chunk}", f"(b) vmap, chunk {chunk}"
     label_lp = "(c) loop, one bwd/record"
     fns = {

@@ -1,8 +1,7 @@
 """Attack features of the target or shadow model on every record its attacks use
 (rule extract_features)."""
 import numpy as np
-
-from deepleak import features, artifacts, models, splits
+from deepleak import artifacts, features, models, splits
 
 # The records whose features each model's attacks read.
 RECORD_SETS = {"target": splits.ATTACK_SETS, "shadow": ("shadow_members", "shadow_nonmembers")}
@@ -10,7 +9,8 @@ RECORD_SETS = {"target": splits.ATTACK_SETS, "shadow": ("shadow_members", "shado
 
 def main(dataset_path, splits_path, model_path, meta_path, features_out, *, model, gradient_layers,
          conv_gradient="channel_norms", max_output_features=None, batching=None, device="cpu"):
-    data, sets, meta = artifacts.load_npz(dataset_path), splits.load(splits_path), artifacts.load_json(meta_path)
+    data, sets = artifacts.load_npz(dataset_path), splits.load(splits_path)
+    meta = artifacts.load_json(meta_path)
     net = models.build_model(meta["model_cfg"], meta["in_features"], meta["n_classes"])
     artifacts.load_state_dict(net, model_path)
     records = np.unique(np.concatenate([sets[name] for name in RECORD_SETS[model]]))

@@ -1,12 +1,14 @@
 """Figure 4: histograms of last-layer gradient norms of members and non-members (rule figure4_plot),
 on the attack test set of each dataset's target model."""
-from deepleak import features, artifacts, plots, splits
+from deepleak import artifacts, features, plots, splits
 
 
 def main(feature_paths, split_paths, provenance_paths, png, pdf, *, datasets):
     norms, titles = {}, {}
-    for dataset, f_path, s_path, p_path in zip(datasets, feature_paths, split_paths, provenance_paths):
-        feats, meta, sets = artifacts.load_npz(f_path), artifacts.load_npz_meta(f_path), splits.load(s_path)
+    for dataset, f_path, s_path, p_path in zip(datasets, feature_paths, split_paths,
+                                               provenance_paths, strict=True):
+        feats, meta = artifacts.load_npz(f_path), artifacts.load_npz_meta(f_path)
+        sets = splits.load(s_path)
         key = f"grad_norm/{meta['layer_names'][-1]}"
         norms[dataset] = tuple(
             feats[key][features.rows_of(feats["records"], sets[name])]

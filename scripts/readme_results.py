@@ -2,8 +2,9 @@
 
 Not a rule script: it reads what `make` left behind (results/tables/table8.csv and claims.md,
 figures/figure3.png, results/make_time.json written by the Makefile, results/plan_time.json written
-by benchmarks/plan_time.py, results/benchmarks.csv written by `make benchmarks`) and rewrites the text between the README's two "generated" markers, so
-the numbers a reader sees are the ones the pipeline printed, never typed by hand.
+by benchmarks/plan_time.py, results/benchmarks.csv written by `make benchmarks`) and rewrites the
+text between the README's two "generated" markers, so the numbers a reader sees are the ones the
+pipeline printed, never typed by hand.
 
     python scripts/readme_results.py [--readme README.md]
 """
@@ -96,9 +97,10 @@ def costs(csv: Path, compare: Path, top: int = 8) -> list[str]:
     if compare.exists():
         both = pd.read_csv(compare).set_index("step")
         total = both.loc["total"]
-        lines += [f"Against the earlier run it was compared with: {total['seconds_before']:.0f} job "
-                  f"seconds before, {total['seconds_after']:.0f} after (x"
-                  f"{total['speedup']:.2f}); `results/benchmarks.md` has the ratio per step.", ""]
+        lines += [f"Against the earlier run it was compared with: "
+                  f"{total['seconds_before']:.0f} job seconds before, "
+                  f"{total['seconds_after']:.0f} after (x{total['speedup']:.2f}); "
+                  "`results/benchmarks.md` has the ratio per step.", ""]
     return lines
 
 

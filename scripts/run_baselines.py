@@ -1,5 +1,5 @@
-"""Threshold baselines (loss, confidence, entropy, modified entropy, correctness) on the same attack test
-set as the neural attacks, thresholds calibrated on the shadow model (rule baselines)."""
+"""Threshold baselines (loss, confidence, entropy, modified entropy, correctness) on the same attack
+test set as the neural attacks, thresholds calibrated on the shadow model (rule baselines)."""
 from deepleak import artifacts, baselines, metrics, splits
 
 

@@ -1,8 +1,8 @@
 """The multi-observation attacks of one federated run (rule federated_attack): the central
 attacker against each watched party, the local attacker against the other parties, at Table X's
 observed epochs and, for the passive run, at Table XII's epoch sets; beside each attack, the
-threshold baselines of its attacker (deepleak/baselines.py ``TRACE_BASELINES``), on the same snapshots and
-test sets, calibrated on the same known records.
+threshold baselines of its attacker (deepleak/baselines.py ``TRACE_BASELINES``), on the same
+snapshots and test sets, calibrated on the same known records.
 
 Records of one observer at one epoch set ``<observer>:<epochs>`` (central: pooled over parties):
 the attack itself, ``.../party<k>`` (central: each party's attack), ``.../baseline:<name>`` and

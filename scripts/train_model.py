@@ -5,7 +5,8 @@ from deepleak import artifacts, cnn, models, splits, training
 from deepleak.checkpoint import Checkpoint
 
 # Which split each model trains on and is tested on (deepleak/splits.py names the sets).
-TRAIN_SETS = {"target": ("members", "target_test"), "shadow": ("shadow_members", "shadow_nonmembers")}
+TRAIN_SETS = {"target": ("members", "target_test"),
+              "shadow": ("shadow_members", "shadow_nonmembers")}
 
 def check_pretrained_members(data, member_ids):
     """A pretrained model's members are all of its training images: the splits must say so."""

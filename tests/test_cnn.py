@@ -7,8 +7,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from deepleak import (attack, cnn, features, files, gradients, models, optim, paper, splits, training,
-                      variants)
+from deepleak import (
+    attack,
+    cnn,
+    features,
+    files,
+    gradients,
+    models,
+    optim,
+    paper,
+    splits,
+    training,
+    variants,
+)
 
 torch.set_num_threads(1)
 

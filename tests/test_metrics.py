@@ -1,9 +1,8 @@
 """Metrics against scikit-learn, and the threshold baselines' formulas."""
 import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score, roc_curve
-
 from deepleak import baselines, metrics
+from sklearn.metrics import roc_auc_score, roc_curve
 
 
 def _scores(seed=0, n=500, shift=1.0):

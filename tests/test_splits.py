@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from deepleak import splits
 
-SIZES = dict(target_train=300, target_test=400, attack_train_members=100, attack_train_nonmembers=150,
-             attack_test_members=120, attack_test_nonmembers=130, shadow_train=200, shadow_test=210)
+SIZES = dict(target_train=300, target_test=400, attack_train_members=100,
+             attack_train_nonmembers=150, attack_test_members=120, attack_test_nonmembers=130,
+             shadow_train=200, shadow_test=210)
 
 
 def test_sets_are_disjoint_and_sized():

@@ -3,7 +3,6 @@ the faster update DeepLeak uses: to float precision for Adam's fused kernel, bit
 multi-tensor (foreach) update (deepleak/optim.py makes both, tests/test_optim.py)."""
 import pytest
 import torch
-
 from deepleak import training
 
 

@@ -96,7 +96,8 @@ def test_dp_targets_are_produced(runs):
 
 
 def test_every_metrics_json_follows_the_schema(runs):
-    # One record shape on disk for every attack of every scenario (workflow/schemas/metrics.schema.json).
+    # One record shape on disk for every attack of every scenario
+    # (workflow/schemas/metrics.schema.json).
     import json
 
     import jsonschema

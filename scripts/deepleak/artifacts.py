@@ -81,8 +81,8 @@ def save_model(net, path: str | Path, meta_path: str | Path, meta: dict) -> None
     config that made it, as nanoGPT keeps the config with every checkpoint."""
     import torch
 
-    # Through a buffer: torch.save names the zip's records after the file, and the temporary name would
-    # make two identical models differ byte for byte.
+    # Through a buffer: torch.save names the zip's records after the file, and the temporary name
+    # would make two identical models differ byte for byte.
     buffer = io.BytesIO()
     torch.save(net.state_dict(), buffer)
     with atomic_path(path, ".pt") as tmp:
@@ -91,7 +91,8 @@ def save_model(net, path: str | Path, meta_path: str | Path, meta: dict) -> None
 
 
 def load_state_dict(net, path: str | Path) -> None:
-    """Load weights into ``net``; a checkpoint of another architecture is an error naming the keys."""
+    """Load weights into ``net``; a checkpoint of another architecture is an error naming its
+    keys."""
     import torch
 
     with _reading(path):
@@ -101,7 +102,8 @@ def load_state_dict(net, path: str | Path) -> None:
                     if k in net.state_dict() and net.state_dict()[k].shape != v.shape]
     if missing or unexpected or shape_errors:
         raise ValueError(
-            f"checkpoint {path} does not match the {type(net).__name__} architecture in the config: "
-            f"missing keys {missing}, unexpected keys {unexpected}, wrong shapes {shape_errors}. "
-            f"Delete the checkpoint so that it is retrained, or fix the model section of the config.")
+            f"checkpoint {path} does not match the {type(net).__name__} architecture in the "
+            f"config: missing keys {missing}, unexpected keys {unexpected}, wrong shapes "
+            f"{shape_errors}. Delete the checkpoint so that it is retrained, or fix the model "
+            f"section of the config.")
     net.load_state_dict(state)

@@ -5,23 +5,27 @@ Components, one per attack feature, each ending in a small FC stack:
 - output component: the output of one layer h_i(x) (the logits for the last layer), FC 128 -> 64;
 - label component: the one-hot label, FC 128 -> 64;
 - loss component: the per-example loss, FC 128 -> 64;
-- gradient component: dL/dW of one linear layer seen as an n_in x n_out image, convolved with K kernels of
-  size 1 x n_out (one output per input unit and kernel), then FC 128 -> 64. On the factored gradient
-  delta (x) h_in (deepleak/gradients.py) the convolution is ``h_in (x) (K delta) + b``, computed without ever
-  building the n_in x n_out matrix (``gradients.gradient_component_conv``). A conv layer's
-  gradient (which the paper leaves open: Table XIV covers FC layers) is read as the feature file stores it:
-  per-output-channel norms and bias gradients through FC layers, or the whole kernel gradient as an
-  n_in x n_out matrix with the same 1 x n_out kernels (config ``standalone.conv_gradient``).
+- gradient component: dL/dW of one linear layer seen as an n_in x n_out image, convolved with K
+  kernels of size 1 x n_out (one output per input unit and kernel), then FC 128 -> 64. On the
+  factored gradient delta (x) h_in (deepleak/gradients.py) the convolution is
+  ``h_in (x) (K delta) + b``, computed without ever building the n_in x n_out matrix
+  (``gradients.gradient_component_conv``). A conv
+  layer's gradient (which the paper leaves open: Table XIV covers FC layers) is read as the feature
+  file stores it: per-output-channel norms and bias gradients through FC layers, or the whole kernel
+  gradient as an n_in x n_out matrix with the same 1 x n_out kernels (config
+  ``standalone.conv_gradient``).
 
-The components' outputs are concatenated and fed to the encoder, FC 256 -> 128 -> 64 -> 1, whose output
-is the attack score (a sigmoid of it in supervised mode: Pr[member], trained with MSE, Eq. 3).
+The components' outputs are concatenated and fed to the encoder, FC 256 -> 128 -> 64 -> 1, whose
+output is the attack score (a sigmoid of it in supervised mode: Pr[member], trained with MSE,
+Eq. 3).
 
-Several observations of one record (federated rounds, the model before and after fine-tuning) share one
-model: with ``observations: shared`` (Fig. 1, §II-B, as the authors' federated code does it) every component runs on
-each of the T snapshots and the T outputs are concatenated before the encoder.
+Several observations of one record (federated rounds, the model before and after fine-tuning) share
+one model: with ``observations: shared`` (Fig. 1, §II-B, as the authors' federated code does it)
+every component runs on each of the T snapshots and the T outputs are concatenated before the
+encoder.
 
-Widths, kernel count, dropout and the N(0, 0.01^2) initialisation are config values (``attack_model``);
-the paper's are the defaults of ``config/paper.yaml``.
+Widths, kernel count, dropout and the N(0, 0.01^2) initialisation are config values
+(``attack_model``); the paper's are the defaults of ``config/paper.yaml``.
 """
 from __future__ import annotations
 
@@ -43,7 +47,7 @@ log = logging.getLogger(__name__)
 
 def fc_stack(widths: list[int], dropout: float, final_activation: bool = True) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
         layers.append(nn.Linear(a, b))
         if final_activation or i < len(widths) - 2:
             layers += [nn.ReLU(), nn.Dropout(dropout)]
@@ -150,7 +154,8 @@ class AttackModel(nn.Module):
         for comp in self.gradient_components.values():
             args = (inputs[k].flatten(0, 1) for k in comp.input_keys)
             parts.append(comp(*args).unflatten(0, (-1, T)))
-        # Shared components over the T snapshots, outputs concatenated (Fig. 1, the authors' code's way).
+        # Shared components over the T snapshots, outputs concatenated (Fig. 1, as the authors'
+        # code does).
         z = torch.cat(parts, dim=2).flatten(1) if parts else None
         if self.label_component is not None:
             onehot = nn.functional.one_hot(inputs["label"], self.n_classes).float()
@@ -291,8 +296,8 @@ def predict(model: AttackModel, inputs: dict[str, torch.Tensor], batch_size: int
     """Sigmoid scores Pr[member] for every record."""
     model.eval()
     n = len(inputs["label"]) if "label" in inputs else len(next(iter(inputs.values())))
-    # The sigmoid in float64: in float32 confident scores round to exactly 1.0, and the ties ruin the
-    # TPR at low FPR.
+    # The sigmoid in float64: in float32 confident scores round to exactly 1.0, and the ties ruin
+    # the TPR at low FPR.
     out = [torch.sigmoid(model({k: v[s: s + batch_size] for k, v in inputs.items()}).double())
            for s in range(0, n, batch_size)]
     return torch.cat(out).numpy().astype(np.float64)

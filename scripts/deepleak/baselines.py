@@ -1,4 +1,5 @@
-"""Threshold baselines run beside every neural attack (not in the paper; the references any white-box gain must beat).
+"""Threshold baselines run beside every neural attack (not in the paper; the references any
+white-box gain must beat).
 
 Each maps a record's target-model output to a score that is higher for "more likely a member":
 
@@ -7,10 +8,11 @@ Each maps a record's target-model output to a score that is higher for "more lik
 - ``confidence``: f(x)_y, the softmax probability of the true class;
 - ``entropy``: -H(f(x)) normalised to [0, 1] (Eq. 5 with its missing minus sign restored);
 - ``modified_entropy``: -Mentr(f(x), y) of Song & Mittal 2021;
-- ``correctness``: 1{argmax f(x) = y}; its accuracy on a balanced set is 0.5 + (train acc - test acc)/2.
+- ``correctness``: 1{argmax f(x) = y}; its accuracy on a balanced set is
+  0.5 + (train acc - test acc)/2.
 
-Thresholds are calibrated on the shadow model's members and non-members (the attacker's own model, no
-knowledge of the target's members), except correctness, which needs none.
+Thresholds are calibrated on the shadow model's members and non-members (the attacker's own model,
+no knowledge of the target's members), except correctness, which needs none.
 
 The federated attackers observe T snapshots, and their feature files hold the loss as ``[n, T]``
 (rounds in order). Beside every federated attack run (``TRACE_BASELINES``), calibrated on the
@@ -18,10 +20,10 @@ attacker's own known records:
 
 - ``loss_last``: -L on the last observed snapshot, the stand-alone loss attack on the newest model;
 - ``loss_mean``: -(mean of L over the T observed snapshots), the loss trace. The mean, not the
-  slope: every observed model (a party's upload right after its epoch on its data, or the global model
-  averaged from such uploads) carries the same membership signal, a low loss on the records it was
-  trained on, so the mean reads that one signal T times with less noise (summing per-snapshot loss
-  scores is the loss attack's log-likelihood ratio if snapshots were independent); the slope
+  slope: every observed model (a party's upload right after its epoch on its data, or the global
+  model averaged from such uploads) carries the same membership signal, a low loss on the records it
+  was trained on, so the mean reads that one signal T times with less noise (summing per-snapshot
+  loss scores is the loss attack's log-likelihood ratio if snapshots were independent); the slope
   measures whether the loss still falls, which at the paper's late observed epochs (40-100 of 100)
   both members and non-members have stopped doing (Fig. 3), so it is mostly noise there.
 """
@@ -92,9 +94,9 @@ def scores(name: str, feats: dict[str, np.ndarray]) -> np.ndarray:
 def calibrated(test: tuple, calibration: tuple, *, evaluate: dict, calibrated_on: str,
                suffix: str = "", names: tuple[str, ...] = BASELINES
                ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
-    """Every baseline on the ``test`` records, its threshold calibrated on the ``calibration`` records
-    (the one that maximises balanced accuracy there; correctness is its own decision: a correct
-    prediction says "member"). Both are (features, member ids, non-member ids), as
+    """Every baseline on the ``test`` records, its threshold calibrated on the ``calibration``
+    records (the one that maximises balanced accuracy there; correctness is its own decision: a
+    correct prediction says "member"). Both are (features, member ids, non-member ids), as
     deepleak.attack.run_supervised takes them; ``evaluate`` holds deepleak.metrics.evaluate's
     settings; ``names`` the baselines to run (default: the stand-alone ones; ``TRACE_BASELINES``
     for the federated attackers). Returns (the test scores: {"records", "member", name + suffix:
@@ -104,7 +106,8 @@ def calibrated(test: tuple, calibration: tuple, *, evaluate: dict, calibrated_on
     out_scores, records = {"records": te_ids, "member": te_member}, {}
     for name in names:
         s = scores(name, te)
-        thr = 0.5 if name == "correctness" else metrics.best_threshold(scores(name, cal), cal_member)
+        thr = (0.5 if name == "correctness"
+               else metrics.best_threshold(scores(name, cal), cal_member))
         out_scores[name + suffix] = s
         records[name + suffix] = metrics.record(
             "threshold", f"{_DESCRIPTION.get(name, name.replace('_', ' '))} threshold, "

@@ -518,11 +518,11 @@ PURCHASE_DEFAULTS = {
 
 # Texas100-like generator defaults (class prototypes over Zipf-popular features, plus the "blank"
 # records explained in _generate_texas). rho and blank were tuned with
-# benchmarks/standin_accuracy.py toward the paper's FC model at 81.6% train / 52% test (Table VIII). Without blank records the model memorises every
-# record: rho = 0.4 gave 98.3% / 48.5% after 20 epochs (best epoch 2: 71.3% / 55.4%). With the
-# defaults, generator seed 0, one CPU thread, 67,330 records, 10,000 train / 57,330 test: 81.3% /
-# 52.0% after 20 epochs (the train accuracy plateaus at ~81% from epoch 10 on; the best epoch, 5,
-# had 77.9% / 53.4%).
+# benchmarks/standin_accuracy.py toward the paper's FC model at 81.6% train / 52% test (Table VIII).
+# Without blank records the model memorises every record: rho = 0.4 gave 98.3% / 48.5% after 20
+# epochs (best epoch 2: 71.3% / 55.4%). With the defaults, generator seed 0, one CPU thread, 67,330
+# records, 10,000 train / 57,330 test: 81.3% / 52.0% after 20 epochs (the train accuracy plateaus at
+# ~81% from epoch 10 on; the best epoch, 5, had 77.9% / 53.4%).
 TEXAS_DEFAULTS = {
     "n_features": 6169,      # columns in the real texas/100/feats
     "zipf": 1.1,             # background feature popularity ~ rank^-zipf, ranks permuted

@@ -1,13 +1,13 @@
 """Attack features of a target model on a set of records (paper §II-A, Fig. 1).
 
-For each record (x, y) and one model snapshot: the logits, the per-example cross-entropy loss, the label,
-the output of every layer, and for the chosen layers the per-example gradient of the loss, stored as its
-two factors (smaller than the matrix): ``h_in/<layer>`` (the layer's input) and ``delta/<layer>``
-(dL/d output), whose outer product is dL/dW. ``grad_norm/<layer>`` is ||dL/dW||. Everything comes
-from batched forward and backward passes: there is no loop over records.
+For each record (x, y) and one model snapshot: the logits, the per-example cross-entropy loss, the
+label, the output of every layer, and for the chosen layers the per-example gradient of the loss,
+stored as its two factors (smaller than the matrix): ``h_in/<layer>`` (the layer's input) and
+``delta/<layer>`` (dL/d output), whose outer product is dL/dW. ``grad_norm/<layer>`` is ||dL/dW||.
+Everything comes from batched forward and backward passes: there is no loop over records.
 
-Layers are named by the model (``fc1`` ... ``fc5``); ``layer_names[-k]`` is the paper's "k-th to last".
-Conv layers (image models) store a bounded reduction of their per-example gradient instead of
+Layers are named by the model (``fc1`` ... ``fc5``); ``layer_names[-k]`` is the paper's "k-th to
+last". Conv layers (image models) store a bounded reduction of their per-example gradient instead of
 factors (``conv_grad_<mode>/<layer>``, deepleak/gradients.py ``conv_grad_features``).
 """
 from __future__ import annotations
@@ -58,7 +58,7 @@ def extract(net, X, y, *, gradient_layers: int, batch_size: int = 1024,
         yb = y[start: start + batch_size].to(dev)
         with torch.no_grad():
             _, outs = net(xb, return_activations=True)
-        for name, out in zip(names, outs):
+        for name, out in zip(names, outs, strict=True):
             if (out.dim() == 4 and max_output_features is not None
                     and out[0].numel() > max_output_features):
                 out = out.mean((2, 3))
@@ -93,8 +93,8 @@ def extract(net, X, y, *, gradient_layers: int, batch_size: int = 1024,
 def layer_from_end(names: list[str], k: int) -> str:
     """The paper's "k-th to last" layer (k = 1 is the output layer)."""
     if not 1 <= k <= len(names):
-        raise ValueError(f"layer {k} from the end does not exist; the model has {len(names)} layers "
-                         f"({names})")
+        raise ValueError(f"layer {k} from the end does not exist; the model has {len(names)} "
+                         f"layers ({names})")
     return names[-k]
 
 

@@ -18,7 +18,8 @@ Active attacks (§II-C), each a :class:`Run` of the simulation:
   target records (target members and target non-members together: the attacker does not know which
   is which). The central attacker applies it to the model it sends the target party (party 0); the
   local attacker to its own upload, so that it reaches everyone through the average. It is repeated
-  every round. Eq. (2) moves the parameters, not the records (the text's "data features" contradicts it);
+  every round. Eq. (2) moves the parameters, not the records (the text's "data features"
+  contradicts it);
 - **isolating**: the server sends the target party back only its own last upload, so the target
   trains as if stand-alone. The other parties get the average of their own uploads: averaging in
   a model that has drifted off on its own would cost the global model accuracy and give the attack

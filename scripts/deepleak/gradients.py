@@ -460,9 +460,9 @@ def conv_grad_features(model: nn.Module, x, y, modules: Sequence[str], *,
     """Per-example gradient features of conv layers, never holding more than one chunk's gradients.
 
     For every chunk of ``chunk_size`` records the per-example gradients of each module's weight (and
-    bias) are computed, reduced at once as ``mode`` says (``CONV_GRADIENT_MODES``, deepleak/variants.py) and
-    dropped. ``method``: ``unfold`` (default) gets every layer's gradients from one batched forward
-    and backward pass per chunk (:func:`_conv_grads_unfold`); ``vmap`` uses
+    bias) are computed, reduced at once as ``mode`` says (``CONV_GRADIENT_MODES``,
+    deepleak/variants.py) and dropped. ``method``: ``unfold`` (default) gets every layer's gradients
+    from one batched forward and backward pass per chunk (:func:`_conv_grads_unfold`); ``vmap`` uses
     :func:`conv_per_example_grads` (torch.func vmap over grad). Both are exact and checked against
     the per-record loop by the tests; on a CPU ``unfold`` is ~10x faster than ``vmap`` for
     AlexNet-CIFAR, which is slower than even the loop there (benchmarks/per_example_gradients.py,

@@ -315,7 +315,8 @@ def record(kind: str, description: str, results: dict[str, dict], *, features: d
     """One attack's entry in a metrics.json: what it is (``kind``: the supervised attack model of
     §III-E, a threshold baseline, the unsupervised attack, supervised attacks pooled over
     parties, or a calibrated attack from reference models: deepleak/calibration.py), what it
-    read, how it was trained, and its metrics (:func:`evaluate`) on each test set by name (``"test"``; ``"targets"`` for the active federated attacks' target records)."""
+    read, how it was trained, and its metrics (:func:`evaluate`) on each test set by name
+    (``"test"``; ``"targets"`` for the active federated attacks' target records)."""
     if kind not in KINDS:
         raise ValueError(f"unknown attack kind {kind!r}; known: {KINDS}")
     return {"kind": kind, "description": description, "features": features, "training": training,

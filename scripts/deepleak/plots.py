@@ -38,19 +38,21 @@ def _panels(n: int, width: float = 4.2, height: float = 3.2):
 def figure3(histories: dict[str, "pd.DataFrame"], titles: dict[str, str]):
     """Figure 3: mean last-layer gradient norm of members and non-members over training epochs."""
     fig, axes = _panels(len(histories))
-    for ax, (dataset, h) in zip(axes, histories.items()):
+    for ax, (dataset, h) in zip(axes, histories.items(), strict=True):
         ax.plot(h["epoch"], h["member_grad_norm"], color=MEMBER, marker="o", ms=3, label="Members")
         ax.plot(h["epoch"], h["nonmember_grad_norm"], color=NONMEMBER, marker="s", ms=3,
                 label="Non-members")
-        ax.set(xlabel="Training epoch", ylabel="Mean last-layer gradient norm", title=titles[dataset])
+        ax.set(xlabel="Training epoch", ylabel="Mean last-layer gradient norm",
+               title=titles[dataset])
         ax.legend()
     return fig
 
 
-def figure4(norms: dict[str, tuple[np.ndarray, np.ndarray]], titles: dict[str, str], bins: int = 20):
+def figure4(norms: dict[str, tuple[np.ndarray, np.ndarray]], titles: dict[str, str],
+            bins: int = 20):
     """Figure 4: histograms (fraction of records) of last-layer gradient norms."""
     fig, axes = _panels(len(norms))
-    for ax, (dataset, (members, nonmembers)) in zip(axes, norms.items()):
+    for ax, (dataset, (members, nonmembers)) in zip(axes, norms.items(), strict=True):
         edges = np.linspace(0.0, float(np.percentile(np.r_[members, nonmembers], 99.5)) or 1.0,
                             bins + 1)
         for values, color, label in ((members, MEMBER, "Members"),
@@ -58,7 +60,8 @@ def figure4(norms: dict[str, tuple[np.ndarray, np.ndarray]], titles: dict[str, s
             weights = np.full(len(values), 1.0 / len(values))
             ax.hist(np.clip(values, edges[0], edges[-1]), bins=edges, weights=weights, color=color,
                     alpha=0.55, label=label)
-        ax.set(xlabel="Last-layer gradient norm", ylabel="Fraction of records", title=titles[dataset])
+        ax.set(xlabel="Last-layer gradient norm", ylabel="Fraction of records",
+               title=titles[dataset])
         ax.legend()
     return fig
 
@@ -78,8 +81,9 @@ def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], title: s
     lin.plot([0, 1], [0, 1], "k--", lw=0.8, label="Random guess")
     log.plot(grid, grid, "k--", lw=0.8)
     lin.set(xlabel="False positive rate", ylabel="True positive rate", title="Linear axes")
-    log.set(xscale="log", yscale="log", xlim=(1e-4, 1), ylim=(1e-4, 1), xlabel="False positive rate",
-            ylabel="True positive rate", title="Log-log axes (low false positive rates)")
+    log.set(xscale="log", yscale="log", xlim=(1e-4, 1), ylim=(1e-4, 1),
+            xlabel="False positive rate", ylabel="True positive rate",
+            title="Log-log axes (low false positive rates)")
     fig.tight_layout()
     # Below both panels: curve labels are attack descriptions, too long for a legend inside a panel.
     fig.legend(*lin.get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
@@ -106,7 +110,7 @@ def figure2(panels: dict[str, dict], titles: dict[str, str]):
     by the non-member mean; (b) the attack's ROC on the classes with a small, medium and large gap.
     ``panels[d]["attack"]`` names the attack in the paper's words."""
     fig, axes = plt.subplots(len(panels), 2, figsize=(8.4, 3.2 * len(panels)), squeeze=False)
-    for (ax_a, ax_b), (dataset, p) in zip(axes, panels.items()):
+    for (ax_a, ax_b), (dataset, p) in zip(axes, panels.items(), strict=True):
         stats = p["stats"]
         order = np.argsort(np.nan_to_num(stats["nonmember_mean"], nan=-np.inf), kind="stable")
         x = np.arange(len(order))
@@ -129,7 +133,7 @@ def figure6(panels: dict[str, dict], titles: dict[str, str]):
     """Figure 6: the attack's ROC on the classes with a small, medium and large gap in prediction
     uncertainty (mean normalised entropy of non-members minus members)."""
     fig, axes = _panels(len(panels))
-    for ax, (dataset, p) in zip(axes, panels.items()):
+    for ax, (dataset, p) in zip(axes, panels.items(), strict=True):
         _class_rocs(ax, p["rocs"], "uncertainty gap")
         ax.set_title(f"{titles[dataset]}: {p['attack']}", fontsize=8)
     return fig
@@ -140,7 +144,7 @@ def figure5(codes: dict[str, tuple[np.ndarray, np.ndarray, float]], titles: dict
     """Figure 5: histograms (fraction of records) of the unsupervised encoder's output, the "encoded
     value", for members and non-members; the dashed line is the threshold the clustering found."""
     fig, axes = _panels(len(codes))
-    for ax, (dataset, (members, nonmembers, threshold)) in zip(axes, codes.items()):
+    for ax, (dataset, (members, nonmembers, threshold)) in zip(axes, codes.items(), strict=True):
         both = np.r_[members, nonmembers]
         lo, hi = np.percentile(both, [0.5, 99.5])
         edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)

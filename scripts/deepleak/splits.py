@@ -57,9 +57,9 @@ def standalone_splits(n_records: int, sizes: dict, validation_fraction: float, s
               + sizes["shadow_test"])
     if needed > n_records:
         raise SplitError(
-            f"{key}: target_train + target_test + shadow_train + shadow_test = {needed} records, but "
-            f"the dataset has only {n_records}; lower the sizes in the config (or, for a stand-in, "
-            f"raise its n_records).")
+            f"{key}: target_train + target_test + shadow_train + shadow_test = {needed} records, "
+            f"but the dataset has only {n_records}; lower the sizes in the config (or, for a "
+            f"stand-in, raise its n_records).")
     perm = np.random.default_rng(seed).permutation(n_records)
     cuts = np.cumsum([sizes["target_train"], sizes["target_test"], sizes["shadow_train"],
                       sizes["shadow_test"]])
@@ -81,7 +81,8 @@ def standalone_splits(n_records: int, sizes: dict, validation_fraction: float, s
 
 
 def check_disjoint(sets: dict[str, np.ndarray], groups: list[list[str]]) -> None:
-    """Raise if a set repeats a record or two sets of one group share one (tests, and before saving)."""
+    """Raise if a set repeats a record or two sets of one group share one (tests, and before
+    saving)."""
     for group in groups:
         ids = np.concatenate([sets[name] for name in group])
         owner = np.repeat(np.arange(len(group)), [len(sets[name]) for name in group])
@@ -107,7 +108,8 @@ def load(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def subsample(ids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """A seeded subset of ``ids`` of ``round(fraction * len)`` records (Table VI knowledge sweep)."""
+    """A seeded subset of ``ids`` of ``round(fraction * len)`` records (Table VI knowledge
+    sweep)."""
     n = max(1, int(round(fraction * len(ids))))
     return np.sort(np.random.default_rng(seed).choice(ids, size=n, replace=False))
 

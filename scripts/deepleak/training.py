@@ -1,7 +1,7 @@
 """Training the target and shadow models (§III-B, §III-C) and evaluating them.
 
-Purchase100 / Texas100 models are trained with Adam, lr 1e-3, cross-entropy, as in the paper. The paper
-keeps "the epoch with the best test accuracy": that selects on the very records the
+Purchase100 / Texas100 models are trained with Adam, lr 1e-3, cross-entropy, as in the paper. The
+paper keeps "the epoch with the best test accuracy": that selects on the very records the
 attack later calls non-members, so DeepLeak keeps the last epoch instead.
 """
 from __future__ import annotations
@@ -154,10 +154,10 @@ def fit(net, X_train, y_train, X_test, y_test, *, train: dict, seed: int, device
         checkpoint=None):
     """Train ``net`` and return it with a per-epoch history.
 
-    The history has train/test loss and accuracy and, when ``track_*`` are given, the mean last-layer
-    gradient norm of those members and non-members (the curves of Figure 3). ``history=False``
-    skips the per-epoch evaluation (a reference model needs none; ``X_test`` may be None) and
-    returns an empty history: the training itself, and so the model, are the same.
+    The history has train/test loss and accuracy and, when ``track_*`` are given, the mean
+    last-layer gradient norm of those members and non-members (the curves of Figure 3).
+    ``history=False`` skips the per-epoch evaluation (a reference model needs none; ``X_test`` may
+    be None) and returns an empty history: the training itself, and so the model, are the same.
 
     ``checkpoint`` (deepleak/checkpoint.py): the model, optimizer, history and batch-order and
     global random states are saved after every epoch; a checkpoint left by a killed run is
