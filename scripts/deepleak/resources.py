@@ -1034,10 +1034,11 @@ def estimate(config: dict, rule: str, wildcards: dict[str, str]) -> Estimate:
 # --------------------------------------------------------------------------------------------------
 # The jobs Snakemake plans, outside the workflow (benchmarks/resource_model.py, the tests)
 # --------------------------------------------------------------------------------------------------
-def profile_config(root, configfile: str) -> dict:
-    """The config a run with ``--configfile configfile`` sees, for tools outside the workflow:
-    config/config.yaml updated by the profile (Snakemake's merge), validated with the schema's
-    defaults filled in. (Imports Snakemake, which the workflow itself has loaded anyway.)"""
+def profile_config(root, configfile: str | list[str]) -> dict:
+    """The config a run with ``--configfile configfile`` (one file or several, merged in order)
+    sees, for tools outside the workflow: config/config.yaml updated by the profile (Snakemake's
+    merge), validated with the schema's defaults filled in. (Imports Snakemake, which the workflow
+    itself has loaded anyway.)"""
     from pathlib import Path
 
     import yaml
@@ -1045,7 +1046,8 @@ def profile_config(root, configfile: str) -> dict:
 
     root = Path(root)
     config = yaml.safe_load((root / "config/config.yaml").read_text())
-    update_config(config, yaml.safe_load((root / configfile).read_text()))
+    for name in [configfile] if isinstance(configfile, str) else configfile:
+        update_config(config, yaml.safe_load((root / name).read_text()))
     validate(config, str(root / "workflow/schemas/config.schema.yaml"))
     return config
 

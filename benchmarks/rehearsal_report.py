@@ -1,0 +1,161 @@
+"""Gather a paper-size rehearsal's results into ``docs/rehearsal/`` for the README (issue: the paper's
+own conditions on a CPU; README, "Paper-size rehearsal").
+
+Not a rule script: it reads a finished (or partly finished) run of
+
+    snakemake --cores 2 --configfile config/paper.yaml config/rehearsal.yaml -- table8
+
+in the checkout ``--run`` and writes
+
+- ``table8.csv``: Table VIII as the run printed it (when the run got that far);
+- ``attacks.csv``: every attack that has finished, with its metrics and CIs as the tables compute
+  them (deepleak/tables.py ``aggregate``), and ``targets.csv``: the target and shadow models'
+  train and test accuracy, so a run still going shows what it has;
+- ``progress.csv``: each attack model still training, its epochs done and the time per epoch so
+  far, and its projected time for all of them;
+- ``jobs.csv``: every finished job's wall and CPU seconds and peak resident memory, from
+  Snakemake's benchmark files (deepleak/rule_costs.py);
+- ``extrapolated.csv``: the stand-alone attacks the rehearsal did not run (Tables III-VI's
+  variants), each dataset's time on one core extrapolated from the measured last-layer gradient
+  attack by the resource model's ratio of their work (deepleak/resources.py, which counts each
+  attack model's multiply-adds per epoch), and the memory the model expects;
+- ``run.json``: the run's commit, start and end (Snakemake's own log) and cores.
+
+``scripts/readme_results.py`` renders them into the README.
+
+    python benchmarks/rehearsal_report.py --run ../rehearsal [--out docs/rehearsal]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from deepleak import artifacts, resources, rule_costs, tables, variants  # noqa: E402
+
+CONFIGFILES = ["config/paper.yaml", "config/rehearsal.yaml"]
+MEASURED = "gradients_1"  # the attack whose measured time the others are scaled from
+STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]")
+# deepleak/progress.py's line: "attack epoch 7/100: ...; 0:41:10 elapsed, about ... left"
+EPOCH = re.compile(r"attack epoch (\d+)/(\d+): .*; (\d+):(\d\d):(\d\d) elapsed")
+
+
+def finished_attacks(run: Path, datasets: list[str]) -> pd.DataFrame:
+    rows = []
+    for d in datasets:
+        for path in sorted((run / f"results/{d}/standalone").glob("r*/attacks/*/metrics.json")):
+            for name, record in artifacts.load_json(path)["attacks"].items():
+                rows.append({"dataset": d, "attack": name, "description": record["description"],
+                             **tables.aggregate([record["metrics"]["test"]])})
+    return pd.DataFrame(rows)
+
+
+def trained_models(run: Path, datasets: list[str]) -> pd.DataFrame:
+    rows = []
+    for d in datasets:
+        for path in sorted((run / f"results/{d}/standalone").glob("r*/models/*/meta.json")):
+            meta = artifacts.load_json(path)
+            rows.append({"dataset": d, "model": meta["model"], "n_train": meta["n_train"],
+                         "epochs": meta["epochs_trained"], "train_acc": 100 * meta["train_acc"],
+                         "test_acc": 100 * meta["test_acc"]})
+    return pd.DataFrame(rows)
+
+
+def in_progress(run: Path, datasets: list[str]) -> pd.DataFrame:
+    """Attack models whose job has not finished: the last epoch their log reports."""
+    rows = []
+    for d in datasets:
+        for log in sorted((run / f"logs/{d}/standalone").glob("r*/attack_*.log")):
+            attack = log.stem[len("attack_"):]
+            rep = log.parent.name
+            if (run / f"results/{d}/standalone/{rep}/attacks/{attack}/metrics.json").exists():
+                continue
+            last = [m for m in map(EPOCH.search, log.read_text().splitlines()) if m]
+            if not last:
+                continue
+            done, total, h, mi, sec = map(int, last[-1].groups())
+            per_epoch = (3600 * h + 60 * mi + sec) / done
+            rows.append({"dataset": d, "attack": attack, "epochs_done": done, "epochs": total,
+                         "seconds_per_epoch": per_epoch,
+                         "projected_hours": per_epoch * total / 3600})
+    return pd.DataFrame(rows)
+
+
+def extrapolate(config: dict, jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset and stand-alone attack not measured: hours on one core, scaled from the
+    measured MEASURED attack by the resource model's work ratio, and the model's memory."""
+    groups = variants.attack_groups(len(config["standalone"]["knowledge_fractions"]),
+                                    per_attack=True)
+    rows = []
+    for dataset in config["standalone"]["datasets"]:
+        done = jobs[(jobs["dataset"] == dataset)
+                    & (jobs["step"] == f"standalone/attack_{MEASURED}")]
+        if done.empty:
+            continue
+        base = resources.estimate(config, f"attack_{MEASURED}", {"dataset": dataset})
+        scale = float(done["cpu_seconds"].iloc[0]) / base.cpu_core_s
+        ran = set(jobs.loc[jobs["dataset"] == dataset, "step"])
+        for rule, (attack,) in groups.items():
+            if f"standalone/attack_{rule}" in ran:
+                continue
+            est = resources.estimate(config, f"attack_{rule}", {"dataset": dataset})
+            rows.append({"dataset": dataset, "attack": attack,
+                         "description": variants.variant_of(attack)[0].description,
+                         "work_vs_measured": est.cpu_core_s / base.cpu_core_s,
+                         "core_hours": est.cpu_core_s * scale / 3600,
+                         "mem_mb": est.mem_mb})
+    return pd.DataFrame(rows)
+
+
+def run_times(run: Path) -> dict:
+    """Start and end of the run from Snakemake's logs (several when it was resumed)."""
+    stamps = []
+    for log in sorted((run / ".snakemake/log").glob("*.snakemake.log")):
+        for line in log.read_text().splitlines():
+            if m := STAMP.match(line):
+                stamps.append(datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y"))
+    if not stamps:
+        return {}
+    return {"start": min(stamps).isoformat(), "end": max(stamps).isoformat(),
+            "wall_hours": (max(stamps) - min(stamps)).total_seconds() / 3600}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--run", required=True, help="the checkout the rehearsal ran in")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "rehearsal"))
+    ap.add_argument("--cores", type=int, default=2, help="the --cores the run had")
+    args = ap.parse_args()
+    run, out = Path(args.run), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = run / "results/tables/table8.csv"
+    if table.exists():
+        shutil.copyfile(table, out / "table8.csv")
+    jobs = rule_costs.read(run / "benchmarks")
+    jobs.sort_values(["dataset", "step"]).round(1).to_csv(out / "jobs.csv", index=False)
+    config = resources.profile_config(run, CONFIGFILES)
+    datasets = config["standalone"]["datasets"]
+    finished_attacks(run, datasets).round(4).to_csv(out / "attacks.csv", index=False)
+    trained_models(run, datasets).round(2).to_csv(out / "targets.csv", index=False)
+    in_progress(run, datasets).round(1).to_csv(out / "progress.csv", index=False)
+    extrapolate(config, jobs).round(3).to_csv(out / "extrapolated.csv", index=False)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=run, text=True,
+                            capture_output=True).stdout.strip()
+    info = {"commit": commit, "cores": args.cores, "finished": table.exists(),
+            "command": "snakemake --cores 2 --configfile " + " ".join(CONFIGFILES) + " -- table8",
+            **run_times(run)}
+    (out / "run.json").write_text(json.dumps(info, indent=1) + "\n")
+    print(f"wrote {out}: {len(jobs)} jobs, table8 {'found' if table.exists() else 'not yet'}")
+
+
+if __name__ == "__main__":
+    main()

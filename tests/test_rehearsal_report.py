@@ -1,0 +1,55 @@
+"""benchmarks/rehearsal_report.py reads what the rehearsal's jobs write: the progress lines of
+deepleak/progress.py (a change of their format must not silently empty the README's table), and
+extrapolates the attacks it did not run from the one it measured."""
+import importlib.util
+import logging
+from pathlib import Path
+
+import pandas as pd
+from deepleak import progress, resources
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("rehearsal_report",
+                                              ROOT / "benchmarks/rehearsal_report.py")
+report = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(report)
+
+
+def test_a_running_attack_is_read_from_its_progress_lines(tmp_path, monkeypatch, caplog):
+    clock = {"t": 0.0}
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock["t"])
+    log = logging.getLogger("deepleak.attack")
+    p = progress.Progress(log, "attack epoch", 100)
+    with caplog.at_level(logging.INFO, logger="deepleak.attack"):
+        for epoch in (1, 2, 3):
+            clock["t"] += 90.0
+            p(epoch, train_mse=0.2)
+    logs = tmp_path / "logs/texas100/standalone/r0"
+    logs.mkdir(parents=True)
+    (logs / "attack_gradients_1.log").write_text("\n".join(caplog.messages) + "\n")
+    done = tmp_path / "results/texas100/standalone/r0/attacks/black_box"
+    done.mkdir(parents=True)
+    (done / "metrics.json").write_text("{}")
+    (logs / "attack_black_box.log").write_text("\n".join(caplog.messages) + "\n")
+    rows = report.in_progress(tmp_path, ["texas100"])
+    assert rows.to_dict("records") == [{"dataset": "texas100", "attack": "gradients_1",
+                                        "epochs_done": 3, "epochs": 100,
+                                        "seconds_per_epoch": 90.0, "projected_hours": 2.5}]
+
+
+def test_the_attacks_not_run_are_scaled_from_the_measured_one():
+    config = resources.profile_config(ROOT, report.CONFIGFILES)
+    jobs = pd.DataFrame([{"step": f"standalone/attack_{a}", "dataset": d, "cpu_seconds": s}
+                         for d in ("purchase100", "texas100")
+                         for a, s in (("gradients_1", 7200.0), ("black_box", 60.0),
+                                      ("white_box_outputs", 90.0))])
+    more = report.extrapolate(config, jobs).set_index(["dataset", "attack"])
+    assert ("purchase100", "gradients_1") not in more.index  # measured, not extrapolated
+    assert ("texas100", "black_box") not in more.index
+    # The second-to-last layer has twice the last layer's inputs (256 against 128): about twice
+    # the measured two hours.
+    g2 = more.loc[("purchase100", "gradients_2")]
+    assert 1.5 < g2["work_vs_measured"] < 2.5
+    assert abs(g2["core_hours"] - 2.0 * g2["work_vs_measured"]) < 1e-9
+    assert more.loc[("texas100", "gradients_all_outputs_all"), "core_hours"] > \
+        more.loc[("texas100", "gradients_2"), "core_hours"]
