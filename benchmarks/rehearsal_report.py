@@ -1,5 +1,5 @@
-"""Gather a paper-size rehearsal's results into ``docs/rehearsal/`` for the README (issue: the paper's
-own conditions on a CPU; README, "Paper-size rehearsal").
+"""Gather a paper-size rehearsal's results into ``docs/rehearsal/`` for the README ("Paper-size
+rehearsal": the paper profile's stand-alone scenario at the paper's sizes on a CPU).
 
 Not a rule script: it reads a finished (or partly finished) run of
 

@@ -161,8 +161,8 @@ def rehearsal_section(folder: Path) -> str:
                   *table8_rows(folder / "table8.csv"), ""]
     attacks = _csv(folder / "attacks.csv")
     if not attacks.empty and not (folder / "table8.csv").exists():
-        lines += ["Table VIII's attacks that have finished, and the threshold baselines (accuracy on "
-                  "the balanced attack test set, 95 % bootstrap CIs):", "",
+        lines += ["Table VIII's attacks that have finished, and the threshold baselines (accuracy "
+                  "on the balanced attack test set, 95 % bootstrap CIs):", "",
                   "| Dataset | Attack | Accuracy % (95 % CI) | AUC | TPR @ 1 % FPR | Paper % |",
                   "|---|---|---|---|---|---|"]
         for _, r in attacks.iterrows():
@@ -191,8 +191,8 @@ def rehearsal_section(folder: Path) -> str:
     more = _csv(folder / "extrapolated.csv")
     if not more.empty:
         more = more[more["work_vs_measured"] > 1.5]
-        lines += ["The other stand-alone attacks of the paper profile were not run here; their time "
-                  "on one core, extrapolated from the measured last-layer gradient attack by the "
+        lines += ["The other stand-alone attacks of the paper profile were not run here; their "
+                  "time on one core, extrapolated from the measured last-layer gradient attack by the "
                   "resource model's ratio of multiply-adds (deepleak/resources.py):", "",
                   "| Dataset | Attack | Work vs. last-layer gradient | Core-hours | Memory (GB) |",
                   "|---|---|---|---|---|"]
