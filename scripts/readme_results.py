@@ -192,8 +192,8 @@ def rehearsal_section(folder: Path) -> str:
     if not more.empty:
         more = more[more["work_vs_measured"] > 1.5]
         lines += ["The other stand-alone attacks of the paper profile were not run here; their "
-                  "time on one core, extrapolated from the measured last-layer gradient attack by the "
-                  "resource model's ratio of multiply-adds (deepleak/resources.py):", "",
+                  "time on one core, extrapolated from the measured last-layer gradient attack by "
+                  "the resource model's ratio of multiply-adds (deepleak/resources.py):", "",
                   "| Dataset | Attack | Work vs. last-layer gradient | Core-hours | Memory (GB) |",
                   "|---|---|---|---|---|"]
         lines += [f"| {r['dataset']} | {r['description']} | {r['work_vs_measured']:.1f}x | "
