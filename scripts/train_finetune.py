@@ -16,7 +16,7 @@ def _accuracy(net, X, y):
 
 
 def main(dataset_path, splits_path, trained_out, finetuned_out, *, model_cfg, train, finetune_train,
-         device, seed, finetune_seed):
+         evaluate_every, device, seed, finetune_seed):
     """``trained_out`` / ``finetuned_out``: (model.pt, meta.json, history.csv) of each snapshot."""
     data, sets = artifacts.load_npz(dataset_path), splits.load(splits_path)
     X, y = data["X"], data["y"]
@@ -30,12 +30,13 @@ def main(dataset_path, splits_path, trained_out, finetuned_out, *, model_cfg, tr
     # fine-tuning phase finds the first phase done (its last epoch saved) and goes on from there.
     ckpt = Checkpoint.for_job(trained_out[0], params={
         "model_cfg": model_cfg, "train": train, "finetune_train": finetune_train,
-        "device": device, "seed": seed, "finetune_seed": finetune_seed},
+        "evaluate_every": evaluate_every, "device": device, "seed": seed, "finetune_seed": finetune_seed},
         inputs=[dataset_path, splits_path])
     for name, ids, cfg, phase_seed, (model_out, meta_out, history_out) in phases:
         # The fine-tuning phase continues from the trained weights with a fresh optimiser.
         net, history = training.fit(net, X[ids], y[ids], X[nonmembers], y[nonmembers], train=cfg,
-                                    seed=phase_seed, device=device, checkpoint=ckpt.child(name))
+                                    seed=phase_seed, evaluate_every=evaluate_every, device=device,
+                                    checkpoint=ckpt.child(name))
         both = np.concatenate([d, d_delta])
         meta = {"snapshot": name, "model_cfg": model_cfg, "train": cfg, "seed": phase_seed,
                 "in_features": in_features, "n_classes": n_classes, "n_train": int(len(ids)),

@@ -8,6 +8,7 @@ from deepleak.checkpoint import Checkpoint
 TRAIN_SETS = {"target": ("members", "target_test"),
               "shadow": ("shadow_members", "shadow_nonmembers")}
 
+
 def check_pretrained_members(data, member_ids):
     """A pretrained model's members are all of its training images: the splits must say so."""
     official = data.get("official_train")
@@ -22,7 +23,7 @@ def check_pretrained_members(data, member_ids):
 
 
 def main(dataset_path, splits_path, model_out, meta_out, history_out, *, model, model_cfg, train,
-         track_records, device, seed):
+         track_records, evaluate_every, device, seed):
     data, sets = artifacts.load_npz(dataset_path), splits.load(splits_path)
     X, y = data["X"], data["y"]
     n_classes = int(y.max()) + 1
@@ -47,10 +48,11 @@ def main(dataset_path, splits_path, model_out, meta_out, history_out, *, model, 
         # run is interrupted"); removed once the outputs are written.
         ckpt = Checkpoint.for_job(model_out, params={
             "model": model, "model_cfg": model_cfg, "train": train, "track_records": track_records,
+            "evaluate_every": evaluate_every,
             "device": device, "seed": seed}, inputs=[dataset_path, splits_path])
         net, history = training.fit(
             net, X[train_ids], y[train_ids], X[test_ids], y[test_ids], train=train, seed=seed,
-            device=device, checkpoint=ckpt, **tracked)
+            evaluate_every=evaluate_every, device=device, checkpoint=ckpt, **tracked)
     final = history.iloc[-1]
     meta = {"model": model, "model_cfg": model_cfg, "train": train, "seed": seed,
             "pretrained": {"checkpoint": model_cfg["checkpoint"], **info} if pretrained else None,

@@ -37,3 +37,27 @@ def test_fast_update_matches_the_loop(train, exact):
     assert _same(fast, _trained(train, loop=True), exact)
     # The comparison can fail: a learning rate 0.1 % higher gives other weights.
     assert not _same(fast, _trained({**train, "lr": train["lr"] * 1.001}), exact=False)
+
+
+def test_evaluating_every_few_epochs_changes_the_history_not_the_model():
+    """``evaluate_every`` skips the full train / test evaluation between epochs: the model, the
+    last epoch's accuracies (what the tables read) and the tracked gradient norms (Figure 3) are
+    those of a run that evaluates every epoch."""
+    import numpy as np
+    from deepleak import models
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(160, 12)).astype(np.float32), rng.integers(0, 4, 160)
+    train = {"optimizer": "adam", "lr": 0.01, "batch_size": 16, "epochs": 7}
+    runs = {}
+    for every in (1, 3):
+        net = models.build_model({"arch": "fc", "hidden": [16], "activation": "tanh"}, 12, 4,
+                                 seed=1)
+        runs[every] = training.fit(net, X[:100], y[:100], X[100:], y[100:], train=train, seed=2,
+                                   evaluate_every=every, track_members=(X[:10], y[:10]),
+                                   track_nonmembers=(X[100:110], y[100:110]))
+    (full_net, full), (net, some) = runs[1], runs[3]
+    assert _same(list(full_net.parameters()), list(net.parameters()), exact=True)
+    assert list(some["epoch"][some["test_acc"].notna()]) == [0, 3, 6, 7]
+    assert some.iloc[-1].equals(full.iloc[-1])
+    assert some["member_grad_norm"].equals(full["member_grad_norm"])

@@ -23,6 +23,7 @@ rule train_model:
         model_cfg=lambda wc: dataset_cfg(wc.dataset)["model"],
         train=lambda wc: dataset_cfg(wc.dataset)["train"],
         track_records=STANDALONE["track_records"],
+        evaluate_every=config["evaluate_every"],
         device=config["device"],
         seed=lambda wc: artifact_seed(wc.dataset, "standalone", wc.rep, wc.model),
     script:
@@ -55,6 +56,7 @@ rule train_finetune:
         # hyper-parameters (the paper gives none: finetune.train in the config).
         train=lambda wc: dataset_cfg(wc.dataset)["train"],
         finetune_train=FINETUNE["train"],
+        evaluate_every=config["evaluate_every"],
         device=config["device"],
         seed=lambda wc: artifact_seed(wc.dataset, "finetune", wc.rep, "trained"),
         finetune_seed=lambda wc: artifact_seed(wc.dataset, "finetune", wc.rep, "finetuned"),
