@@ -30,7 +30,8 @@ def main(dataset_path, splits_path, trained_out, finetuned_out, *, model_cfg, tr
     # fine-tuning phase finds the first phase done (its last epoch saved) and goes on from there.
     ckpt = Checkpoint.for_job(trained_out[0], params={
         "model_cfg": model_cfg, "train": train, "finetune_train": finetune_train,
-        "evaluate_every": evaluate_every, "device": device, "seed": seed, "finetune_seed": finetune_seed},
+        "evaluate_every": evaluate_every, "device": device, "seed": seed,
+        "finetune_seed": finetune_seed},
         inputs=[dataset_path, splits_path])
     for name, ids, cfg, phase_seed, (model_out, meta_out, history_out) in phases:
         # The fine-tuning phase continues from the trained weights with a fresh optimiser.
