@@ -91,21 +91,24 @@ EOF
     mv "$CONF.tmp" "$CONF"
 }
 
-# The pid in a pid file, if that process is alive and is the daemon named (a stale file can name a
-# pid reused by something else).
+# The pid in a pid file, if that process is alive (not a zombie waiting to be reaped) and is the
+# daemon named (a stale file can name a pid reused by something else).
 live_pid() {
     local file=$1 comm=$2 pid
     [ -r "$file" ] || return 1
     pid=$(tr -dc 0-9 < "$file")
-    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] && echo "$pid"
+    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] \
+        && [ "$(ps -o stat= -p "$pid" | cut -c1)" != Z ] && echo "$pid"
 }
 
 stop_daemon() {
     local file=$1 comm=$2 pid
     pid=$(live_pid "$file" "$comm") || { rm -f "$file"; return 0; }
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.2; done
-    if [ -d "/proc/$pid" ]; then say "$comm ($pid) ignored SIGTERM; SIGKILL"; kill -KILL "$pid" || true; fi
+    for _ in $(seq 50); do live_pid "$file" "$comm" >/dev/null || break; sleep 0.2; done
+    if live_pid "$file" "$comm" >/dev/null; then
+        say "$comm ($pid) ignored SIGTERM; SIGKILL"; kill -KILL "$pid" || true
+    fi
     rm -f "$file"
 }
 
@@ -168,7 +171,8 @@ down() {
     need_root
     stop_all
     local left
-    left=$(ps -eo pid=,comm= | awk '$2 ~ /^(slurmctld|slurmd|slurmstepd|munged)$/') || true
+    left=$(ps -eo pid=,stat=,comm= | awk '$2 !~ /^Z/ && $3 ~ /^(slurmctld|slurmd|slurmstepd|munged)$/') \
+        || true
     [ -z "$left" ] || die "still running after down (not started by this script?):"$'\n'"$left"
     say "down: no slurmctld, slurmd, slurmstepd or munged running"
 }
