@@ -1,6 +1,7 @@
 # DeepLeak's two entry points (README, "Quick start"):
 #   make        install into .venv, then run the default pipeline (offline, CPU)
-#   make test   install into .venv, then run the test suite (what CI runs)
+#   make test   install into .venv, then run the test suite (what CI runs; as root on Debian it
+#               also sets up a single-node SLURM cluster for tests/test_slurm.py)
 #   make test-fast   the unit tests only (no whole-DAG runs): the quick loop while editing
 #   make readme      rewrite the README's results section from the last run (scripts/readme_results.py)
 #   make benchmarks  time and peak memory per step of the last run (results/benchmarks.md)
@@ -16,10 +17,12 @@ CORES ?= all
 all: pipeline
 
 # The venv is rebuilt when the dependency list changes. torch/torchvision are pinned in pyproject.toml.
+# The `cluster` extra (the SLURM executor plugin) too: `make test` submits a DAG to a single-node
+# SLURM cluster (tests/test_slurm.py), so a fresh CI machine needs it, and it is small.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,cluster]"
 	touch $@
 
 install: $(BIN)/.installed data-packages
