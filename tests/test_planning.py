@@ -72,3 +72,36 @@ def test_slurm_profile_takes_resources_from_the_rules():
                 for k in res}
     model = {"mem_mb", "mem", "runtime", "gpu", "cpus_per_task"}
     assert not {n for n in numbers if n[1] in model}, numbers
+
+
+def test_every_audit_job_asks_for_memory_time_and_a_gpu_only_where_the_model_runs(tmp_path):
+    """The audit's jobs (README, "Audit your own model") run a model the resource model has not
+    seen: they ask for audit.resources, or a memory estimate from the user's files' sizes."""
+    weights = tmp_path / "weights.pt"
+    weights.write_bytes(b"\0" * 100 * 2**20)  # a 100 MB state_dict: 1,500 + 400 MB
+    audit = yaml.safe_load((ROOT / "config/audit_resnet.yaml").read_text())
+    audit["audit"]["model"]["state_dict"] = str(weights)
+    audit["device"] = "auto"
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(audit))
+    out = plan("-n", "--forceall", "--verbose", "audit", "--configfile",
+               str(tmp_path / "audit.yaml"))
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    jobs = {j["rule"]: j["resources"] for j in resources.planned_jobs(out.stdout + out.stderr)
+            if j["rule"].startswith("audit_")}
+    assert {"audit_validate", "audit_features", "audit_attacks", "audit_report"} <= set(jobs)
+    data = ROOT / audit["audit"]["data"]["npz"]
+    data = data.stat().st_size if data.exists() else 0  # made by the pipeline, if it ran here
+    expect = resources.audit_mem_mb(100 * 2**20, data)
+    for rule, asked in jobs.items():
+        assert int(asked["mem_mb"]) == -(-expect // 100) * 100, rule
+        assert int(asked["runtime"]) == 120, rule
+    assert {r for r, asked in jobs.items() if asked["gpu"] == "1"} <= {
+        "audit_features", "audit_references", "audit_target_statistics"}
+    assert jobs["audit_features"]["gpu"] == "1" and jobs["audit_attacks"]["gpu"] == "0"
+    audit["audit"]["resources"] = {"mem_mb": 7000, "runtime": 30}
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(audit))
+    out = plan("-n", "--forceall", "--verbose", "audit", "--configfile",
+               str(tmp_path / "audit.yaml"))
+    for job in resources.planned_jobs(out.stdout + out.stderr):
+        if job["rule"].startswith("audit_"):
+            assert (job["resources"]["mem_mb"], job["resources"]["runtime"]) == ("7000", "30")

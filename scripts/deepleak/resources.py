@@ -1034,6 +1034,19 @@ def estimate(config: dict, rule: str, wildcards: dict[str, str]) -> Estimate:
 # --------------------------------------------------------------------------------------------------
 # The jobs Snakemake plans, outside the workflow (benchmarks/resource_model.py, the tests)
 # --------------------------------------------------------------------------------------------------
+# An audited model (config ``audit``) is the user's: its cost cannot be counted from the config. Its
+# jobs' memory, when audit.resources.mem_mb is not given: Python and torch, then per byte of the
+# state_dict file the model, its gradients and Adam's two moments (a reference model training), and
+# per byte of the data file the data read whole and as float tensors.
+AUDIT_MEM = {"base_mb": 1500, "per_model_byte": 4, "per_data_byte": 3}
+
+
+def audit_mem_mb(state_dict_bytes: int, data_bytes: int) -> float:
+    """An audit job's memory estimate (:data:`AUDIT_MEM`), in MB."""
+    return AUDIT_MEM["base_mb"] + (AUDIT_MEM["per_model_byte"] * state_dict_bytes
+                                   + AUDIT_MEM["per_data_byte"] * data_bytes) / 2**20
+
+
 def profile_config(root, configfile: str | list[str]) -> dict:
     """The config a run with ``--configfile configfile`` (one file or several, merged in order)
     sees, for tools outside the workflow: config/config.yaml updated by the profile (Snakemake's

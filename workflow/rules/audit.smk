@@ -84,6 +84,31 @@ def audit_attack_names():
             + ["outputs_all", "gradients_all", "gradients_all_outputs_all"])
 
 
+def _bytes(path) -> int:
+    """Size on disk of a file or of every file under a folder (0 if absent: audit_validate says)."""
+    p = Path(path)
+    if p.is_dir():
+        return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    return p.stat().st_size if p.is_file() else 0
+
+
+def audit_resources(gpu: bool):
+    """`resources:` of an audit job: audit.resources, or a memory estimate from the sizes of the
+    user's state_dict and data (deepleak/resources.py audit_mem_mb), times the attempt and at most
+    node_mem_mb; gpu=1 for the jobs that run the model on a GPU (device not cpu)."""
+
+    def mem_mb(wildcards, attempt):
+        mb = AUDIT["resources"]["mem_mb"] or dl_resources.audit_mem_mb(
+            _bytes(AUDIT["model"]["state_dict"]),
+            _bytes(AUDIT["data"].get("npz") or AUDIT["data"].get("image_folder")))
+        return min(int(math.ceil(mb * attempt / 100) * 100), config["node_mem_mb"])
+
+    return {"mem_mb": mem_mb,
+            "runtime": lambda wildcards, attempt: AUDIT["resources"]["runtime"] * attempt,
+            # `--resources gpu=N` caps the GPU jobs; device auto uses a GPU when one is visible.
+            "gpu": int(gpu and config["device"] != "cpu")}
+
+
 def audit_user_inputs(wildcards=None):
     """Every file of the user's the audit reads: Snakemake then says plainly which is missing."""
     if not AUDIT.get("model"):
@@ -118,6 +143,8 @@ rule audit_validate:
     benchmark:
         f"{AUDIT_LOGS}/validate.tsv"
     threads: 1
+    resources:
+        **audit_resources(gpu=False),
     params:
         audit=AUDIT,
         attack_batch_size=config["attack_model"]["batch_size"],
@@ -140,8 +167,7 @@ rule audit_features:
         f"{AUDIT_LOGS}/features.tsv"
     threads: config["threads"]
     resources:
-        # `--resources gpu=N` caps the GPU jobs; device auto uses a GPU when one is visible.
-        gpu=int(config["device"] != "cpu"),
+        **audit_resources(gpu=True),
     params:
         audit=AUDIT,
         device=config["device"],
@@ -162,6 +188,8 @@ rule audit_attacks:
         f"{AUDIT_LOGS}/attacks.tsv"
     # Small attack models train fastest on one thread (as the stand-alone attack jobs).
     threads: 1
+    resources:
+        **audit_resources(gpu=False),
     params:
         hp=config["attack_model"],
         metrics_cfg=config["metrics"],
@@ -183,6 +211,8 @@ rule audit_unsupervised:
     benchmark:
         f"{AUDIT_LOGS}/unsupervised.tsv"
     threads: 1
+    resources:
+        **audit_resources(gpu=False),
     params:
         variant=UNSUPERVISED["attack"],
         hp=config["attack_model"],
@@ -213,7 +243,7 @@ rule audit_references:
         f"{AUDIT_LOGS}/references.tsv"
     threads: config["threads"]
     resources:
-        gpu=int(config["device"] != "cpu"),
+        **audit_resources(gpu=True),
     params:
         audit=AUDIT,
         device=config["device"],
@@ -237,7 +267,7 @@ rule audit_target_statistics:
         f"{AUDIT_LOGS}/target_statistics.tsv"
     threads: config["threads"]
     resources:
-        gpu=int(config["device"] != "cpu"),
+        **audit_resources(gpu=True),
     params:
         audit=AUDIT,
         device=config["device"],
@@ -259,6 +289,8 @@ rule audit_lira:
     benchmark:
         f"{AUDIT_LOGS}/lira.tsv"
     threads: 1
+    resources:
+        **audit_resources(gpu=False),
     params:
         global_variance=CALIBRATED["global_variance"],
         a=CALIBRATED["rmia"]["a"],
@@ -305,6 +337,8 @@ rule audit_report:
     log:
         f"{AUDIT_LOGS}/report.log",
     threads: 1
+    resources:
+        **audit_resources(gpu=False),
     params:
         name=AUDIT["name"],
         fpr=AUDIT["fpr"],
@@ -330,6 +364,8 @@ rule audit_example_weights:
     benchmark:
         "logs/audit_examples/{example}/train.tsv"
     threads: config["threads"]
+    resources:
+        **audit_resources(gpu=True),
     params:
         audit=AUDIT,
         seed=lambda wc: artifact_seed("audit_example", wc.example, "weights"),

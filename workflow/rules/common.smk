@@ -5,6 +5,7 @@
 # the fine-tuning and federated designs, the resource model) are torch-free, so `snakemake -n` stays
 # fast.
 import functools
+import math
 import re
 import sys
 import zlib
