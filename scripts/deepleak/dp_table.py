@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from deepleak import audit, calibration, metrics, tables, variants
+from deepleak import audit, calibration, tables, variants
 
 TPR_FPR = 0.01  # the low-FPR point the table and figure show
 LOSS_BASELINE = "baseline_loss"
@@ -55,28 +55,13 @@ def row(dataset: str, level: str, attack: str, *, metas: list[dict], records: li
     return out
 
 
-def _eps(value) -> str:
-    return "∞" if value is None or math.isinf(value) else f"{value:.2f}"
+TITLE = "Table DP: the paper's attacks against DP-SGD targets (beyond the paper)"
 
 
 def markdown(df: pd.DataFrame, *, dataset_headers: dict[str, str], notes: list[str]) -> str:
-    key, pct = metrics.tpr_key(TPR_FPR), f"{100 * TPR_FPR:g}"
-    lines = ["# Table DP: the paper's attacks against DP-SGD targets (beyond the paper)", ""]
-    lines += [f"- {n}" for n in notes]
-    headers = ["Target", "Accountant ε", "Test acc. %", "Attack", "AUC (95% CI)",
-               f"TPR @ {pct}% FPR, % (95% CI)", "Empirical ε ≥ (95 %)", "Empirical ε: point, upper",
-               "max. resolvable"]
-    for dataset, group in df.groupby("dataset", sort=False):
-        lines += ["", f"## {dataset_headers.get(dataset, dataset)}", ""]
-        lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        for _, r in group.iterrows():
-            cells = [r["privacy"], _eps(r["accountant_epsilon"]), tables.fmt(r["test_acc"], 1),
-                     r["row"], tables._with_ci(r, "auc", 3), tables._with_ci(r, key, 2),
-                     _eps(r["audit_epsilon_lower"]),
-                     f"{_eps(r['audit_epsilon'])}, ≤ {_eps(r['audit_epsilon_upper'])}",
-                     f"{r['audit_max_resolvable']:.2f}"]
-            lines.append("| " + " | ".join(map(str, cells)) + " |")
-    return "\n".join(lines) + "\n"
+    """The table's Markdown, laid out by deepleak/tables.py (dp_markdown) as every table."""
+    return tables.dp_markdown(df, title=TITLE, tpr_fpr=TPR_FPR, dataset_headers=dataset_headers,
+                              notes=notes)
 
 
 def notes(*, accountant: str, delta: float, confidence: float, n_replicates: int,

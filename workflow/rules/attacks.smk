@@ -213,8 +213,8 @@ rule calibrated_attacks:
 
 
 # Per-record risk: every attack-test record's score and rank under each calibrated attack, the
-# paper's black-box and white-box (gradients) attacks and the loss threshold, and which of them
-# expose it at 0.1 % FPR.
+# paper's black-box and white-box (gradients) attacks and the loss threshold, which of them expose
+# it at 0.1 % FPR, and the report's page of the most exposed records.
 CALIBRATED_PAPER_ATTACKS = ["black_box", paper.WHITE_BOX]
 
 
@@ -229,6 +229,10 @@ rule record_risk:
     output:
         csv="results/{dataset}/standalone/{rep}/risk/records.csv",
         summary="results/{dataset}/standalone/{rep}/risk/summary.json",
+        # The report's page of the ten most exposed records (the rows Table calibrated lists).
+        page=report("results/{dataset}/standalone/{rep}/risk/most_exposed.html",
+                    caption="../report/most_exposed.rst", category="Beyond the paper",
+                    subcategory="{dataset}", labels={"page": "most exposed records {rep}"}),
     log:
         "logs/{dataset}/standalone/{rep}/record_risk.log",
     benchmark:
@@ -239,6 +243,7 @@ rule record_risk:
     params:
         paper_attacks=CALIBRATED_PAPER_ATTACKS,
         top=10,
+        heading=lambda wc: f"{wc.dataset}, {wc.rep}",
     script:
         "../../scripts/record_risk.py"
 # ---- end of the calibrated attacks' block ---------------------------------------------------------
