@@ -161,3 +161,43 @@ def test_table_dp_takes_each_calibrated_attack_from_its_scores_file():
                for n in notes)
     assert not any("reference models" in n for n in dp_table.notes(
         accountant="rdp", delta=1e-5, confidence=0.95, n_replicates=1, max_grad_norm=1.0))
+
+
+# --------------------------------------------------------------------------------------------------
+# Resume: a killed job keeps the DP reference models it finished
+# --------------------------------------------------------------------------------------------------
+def test_dp_reference_statistics_resume_after_the_models_done(tmp_path, monkeypatch):
+    """The DP references are checkpointed per model (Opacus's wrapped optimizer and accountant have
+    no state to save between epochs): killed while training the third model, a rerun trains only
+    the third and fourth, and gives the statistics and privacy records of an uninterrupted run."""
+    from deepleak.checkpoint import Checkpoint
+
+    X, y = _memorising(n=120)
+    kw = dict(model_cfg=FC, in_features=24, n_classes=4, X=X, y=y,
+              mask=calibration.reference_mask(80, 4, seed=2), pool=np.arange(80),
+              records=np.arange(60, 120),
+              train={"optimizer": "adam", "lr": 0.01, "batch_size": 16, "epochs": 2},
+              seeds=[11, 12, 13, 14],
+              private={"dp": DP_CFG, "level": "eps8", "noise_multiplier": 0.9})
+    whole, whole_summary = references.statistics(**kw)
+    ckpt = Checkpoint.for_job(tmp_path / "references.npz", {})
+    fit, calls = dp.fit_private, {"n": 0}
+
+    def killed_on_the_third(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(dp, "fit_private", killed_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        references.statistics(**kw, checkpoint=ckpt)
+    calls["n"] = 10  # no more kills; count the models the rerun trains
+    resumed, summary = references.statistics(**kw, checkpoint=ckpt)
+    assert calls["n"] == 12  # the third and fourth only
+    for key in whole:
+        assert resumed[key].tobytes() == whole[key].tobytes(), key
+    assert summary["privacy"] == whole_summary["privacy"]
+    assert [p["noise_multiplier"] for p in summary["privacy"]] == [0.9] * 4
+    ckpt.remove()
+    assert not list(tmp_path.iterdir())
