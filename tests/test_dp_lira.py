@@ -201,3 +201,28 @@ def test_dp_reference_statistics_resume_after_the_models_done(tmp_path, monkeypa
     assert [p["noise_multiplier"] for p in summary["privacy"]] == [0.9] * 4
     ckpt.remove()
     assert not list(tmp_path.iterdir())
+
+
+# --------------------------------------------------------------------------------------------------
+# The plan's checks
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("change, said", [
+    ({"calibrated_attacks": ["lira_onlin"]}, ["dp.calibrated_attacks", "lira_onlin"]),
+    # Two references are one IN and one OUT per record: no Gaussian to fit (the schema's minimum).
+    ({"calibrated_attacks": ["lira_online"], "references": 2},
+     ["2 is less than the minimum of 4", "['dp']['references']"]),
+], ids=["unknown attack", "too few references"])
+def test_the_plan_stops_on_a_dp_lira_it_cannot_run(tmp_path, change, said):
+    import subprocess
+
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config/test.yaml").read_text())
+    config["dp"].update(change)
+    (tmp_path / "profile.yaml").write_text(yaml.safe_dump(config))
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1",
+                          "--configfile", str(tmp_path / "profile.yaml")], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert all(s in text for s in said), text[-2000:]

@@ -356,8 +356,8 @@ def _check_dp():
 
     # LiRA on the DP targets: attacks run_attacks knows, and a reference pool that fits, as the
     # calibrated stage's check (its pool: the DP references draw from the same one).
-    known = ("lira_online", "lira_offline", "rmia_offline", "wb_lira_loss", "wb_lira_vector",
-             "wb_lira_vector_offline")
+    # (deepleak/calibration.py's names; the per-layer ones depend on the model's layers.)
+    known = tuple(dl_calibration.attack_names([]))
     unknown = [a for a in DP["calibrated_attacks"]
                if a not in known and not a.startswith("wb_lira_grad_norm_")]
     if unknown:
