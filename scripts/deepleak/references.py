@@ -105,8 +105,6 @@ def statistics(model_cfg: dict, in_features, n_classes: int, X, y, mask: np.ndar
     ``checkpoint`` (deepleak/checkpoint.py): saved after each batch of models (the statistics so
     far) and, through a child checkpoint, after each epoch of the batch in training; a rerun
     resumes both."""
-    import torch
-
     X, y = np.asarray(X), np.asarray(y)
     n_models = len(mask)
     use_batched = batched and model_cfg["arch"] in BATCHED_ARCHS and private is None
