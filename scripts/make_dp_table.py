@@ -5,7 +5,8 @@ from deepleak import artifacts, dp_table, tables
 
 
 def main(metrics_paths, scores_paths, meta_paths, provenance_paths, csv_out, md_out, *, entries,
-         datasets, levels, replicates, audit_seeds, delta, accountant, max_grad_norm, confidence):
+         datasets, levels, replicates, audit_seeds, delta, accountant, max_grad_norm, confidence,
+         references=None):
     """``entries``: (dataset, level, replicate, attack) of each metrics.json / scores.npz pair, in
     order; ``meta_paths``: one per (dataset, level, replicate) in that order."""
     metas = {}
@@ -29,7 +30,8 @@ def main(metrics_paths, scores_paths, meta_paths, provenance_paths, csv_out, md_
     headers = {d: f"{d} ({tables.source_label(provenance[d])})" for d in datasets}
     df = pd.DataFrame.from_records(rows)
     notes = dp_table.notes(accountant=accountant, delta=delta, confidence=confidence,
-                           n_replicates=len(replicates), max_grad_norm=max_grad_norm)
+                           n_replicates=len(replicates), max_grad_norm=max_grad_norm,
+                           references=references)
     tables.write(df, csv_out, md_out, dp_table.markdown(df, dataset_headers=headers, notes=notes))
 
 

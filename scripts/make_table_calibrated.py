@@ -36,29 +36,11 @@ def main(metrics_paths, target_paths, provenance_paths, risk_paths, scores_paths
     note = (f"{references} reference models per target ({used['variance']} variance; "
             f"each record IN for half of them, OUT for the other half; the vector's "
             f"covariance: {first['wb_lira_vector'][0]['details']['references']['covariance']}).")
-    tables.render(records, table, {"ci": tables.ci_note(len(replicates)), "references": note},
-                  headers, csv_out, md_out)
-    # The per-record risk of each target (rule record_risk), under the table.
+    # The per-record risk of each target (rule record_risk) and the white-box comparison, under
+    # the table.
     keys = [(d, r) for d in datasets for r in replicates]
-    lines = ["", "# Per-record risk (the attack-test records; see risk/records.csv)"]
-    for (dataset, rep), path in zip(keys, risk_paths, strict=True):
-        risk = artifacts.load_json(path)
-        any_ = risk["exposed_by_any"]["fraction_of_members"]
-        lines += ["", f"## {dataset}, {rep}", "",
-                  *([] if risk["resolvable"] else [
-                      f"(Only {risk['n_nonmembers']:,} non-members: the threshold is the highest "
-                      f"non-member's score, an FPR of 0 rather than {100 * risk['fpr']:g} %.)",
-                      ""]),
-                  f"Members exposed at {100 * risk['fpr']:g} % FPR by at least one attack: "
-                  f"{100 * any_:.1f} % of {risk['n_members']:,}; by each: "
-                  + ", ".join(f"{name} {100 * e['fraction_of_members']:.1f} %"
-                              for name, e in risk["exposed"].items()) + ".", "",
-                  "The ten most exposed records (LiRA online):", "",
-                  "| Record | Member | Class | Target loss | LiRA online score | Rank |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {r['record']} | {'yes' if r['member'] else 'no'} | {r['label']} | "
-                  f"{r['target_loss']:.3g} | {r['score:lira_online']:.3g} | "
-                  f"{r['rank:lira_online']} |" for r in risk["most_exposed"]]
+    risk = tables.risk_markdown([(f"{dataset}, {rep}", artifacts.load_json(path))
+                                 for (dataset, rep), path in zip(keys, risk_paths, strict=True)])
     # Did the white-box signals help, once calibrated? Paired differences on the same records.
     pairs = calibration.whitebox_comparisons(layers[-1])
     labels = {**{n: first[n][0]["description"] for n in calibrated},
@@ -82,27 +64,9 @@ def main(metrics_paths, target_paths, provenance_paths, risk_paths, scores_paths
     whitebox = pd.DataFrame(rows)
     with files.atomic_path(whitebox_out, ".csv") as tmp:
         whitebox.to_csv(tmp, index=False, float_format="%.4f")
-    lines += ["", "# Did the white-box signals help? (white-box minus black-box, same records)", "",
-              "Differences of AUC and of TPR (percentage points) at 1 % and 0.1 % FPR with "
-              f"{100 * confidence:g} % CIs ({rows[0]['method'] if rows else ''}); 'helped' where "
-              "the CI lies above 0, 'hurt' where it lies below.", ""]
-    keys = ["auc", *map(metrics.tpr_key, metrics.FPR_POINTS)]
-    lines += ["| Dataset | White-box | Black-box | Δ AUC | Δ TPR @ 1% FPR (pp) | "
-              "Δ TPR @ 0.1% FPR (pp) |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        cells = [_diff(r, k, 1 if k == "auc" else 100, 3 if k == "auc" else 1) for k in keys]
-        lines.append(f"| {r['dataset']} | {r['white_box']} | {r['black_box']} | "
-                     + " | ".join(cells) + " |")
-    with open(md_out, "a") as md:
-        md.write("\n".join(lines) + "\n")
-
-
-def _diff(row, key, scale, digits):
-    if row[key] is None:
-        return "n/a (too few non-members)"
-    lo, hi = row[f"{key}_ci"] or (float("nan"), float("nan"))
-    return (f"{scale * row[key]:+.{digits}f} [{scale * lo:+.{digits}f}, {scale * hi:+.{digits}f}]"
-            f" {row[f'{key}_verdict']}")
+    tables.render(records, table, {"ci": tables.ci_note(len(replicates)), "references": note},
+                  headers, csv_out, md_out,
+                  after=risk + tables.whitebox_markdown(rows, confidence))
 
 
 if __name__ == "__main__":

@@ -1,15 +1,16 @@
 """Per-record membership risk of one target (rule record_risk): each attack-test record's score
 under every calibrated attack and the paper's black-box and white-box (gradients) attacks and the
-loss threshold, its rank, whether the attack exposes it at 0.1 % FPR, and the fraction exposed."""
+loss threshold, its rank, whether the attack exposes it at 0.1 % FPR, and the fraction exposed;
+and the report's page of the most exposed records (deepleak/tables.py risk_html)."""
 import numpy as np
 import pandas as pd
-from deepleak import artifacts, calibration, files, metrics
+from deepleak import artifacts, calibration, files, metrics, tables
 
 FPR = 0.001
 
 
 def main(calibrated_path, paper_paths, baselines_path, target_path, dataset_path, csv_out,
-         summary_out, *, paper_attacks, top):
+         summary_out, page_out=None, *, paper_attacks, top, heading=""):
     cal = artifacts.load_npz(calibrated_path)
     records, member = cal["records"], cal["member"].astype(bool)
     scores = {k: v for k, v in cal.items() if k not in ("records", "member")}
@@ -45,6 +46,18 @@ def main(calibrated_path, paper_paths, baselines_path, target_path, dataset_path
     with files.atomic_path(csv_out, ".csv") as tmp:
         df.to_csv(tmp, index=False, float_format="%.6g")
     artifacts.save_json(summary_out, summary)
+    if page_out is not None:
+        notes = [
+            "Ranked by LiRA online's score (the per-example Gaussian likelihood ratio of the "
+            "logit-scaled confidence, Carlini et al. 2022): rank 1 is the record it is surest is "
+            "a member. Class: the record's label; target loss: the target model's cross-entropy "
+            "on it.",
+            f"Exposed: called a member at the attack's threshold for {100 * FPR:g} % FPR on the "
+            "attack-test non-members (only members can be exposed). Every record's score and rank "
+            "under every attack: risk/records.csv."]
+        with files.atomic_path(page_out, ".html") as tmp:
+            tmp.write_text(tables.risk_html(f"The {top} most exposed records", heading, summary,
+                                            notes))
 
 
 if __name__ == "__main__":
@@ -53,4 +66,4 @@ if __name__ == "__main__":
     setup(snakemake)
     main(snakemake.input.calibrated, snakemake.input.paper, snakemake.input.baselines,
          snakemake.input.target, snakemake.input.dataset, snakemake.output.csv,
-         snakemake.output.summary, **snakemake.params)
+         snakemake.output.summary, snakemake.output.page, **snakemake.params)

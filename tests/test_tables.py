@@ -315,3 +315,54 @@ def test_an_unpublished_copy_is_not_compared_and_says_so():
     assert rows["delta_pp"].isna().all()
     assert (rows["not_comparable"] == "not the published data (unpublished copy)").all()
     assert "unpublished copy" in markdown(paper.TABLE8, df, headers)
+
+
+# --------------------------------------------------------------------------------------------------
+# Beyond the paper: every table's Markdown (and the risk page's HTML) from deepleak/tables.py
+# --------------------------------------------------------------------------------------------------
+def _risk(resolvable: bool) -> dict:
+    return {"fpr": 0.001, "n_members": 3, "n_nonmembers": 3, "resolvable": resolvable,
+            "exposed": {"lira_online": {"fraction_of_members": 1 / 3}},
+            "exposed_by_any": {"fraction_of_members": 2 / 3},
+            "most_exposed": [{"record": 17, "member": 1, "label": 4, "target_loss": 0.01234,
+                              "score:lira_online": 6.5, "rank:lira_online": 1},
+                             {"record": 9, "member": 0, "label": 2, "target_loss": 2.5,
+                              "score:lira_online": 1.25, "rank:lira_online": 2}]}
+
+
+@pytest.mark.parametrize("resolvable", [True, False])
+def test_the_risk_section_and_the_report_page_list_the_same_records(resolvable):
+    """Table calibrated's per-record risk (Markdown) and the report's page of the most exposed
+    records (HTML) come from the same cells and words: the same records, classes, losses, ranks,
+    the fraction exposed, and the caveat only where the non-members cannot resolve the FPR."""
+    from html import unescape
+
+    from deepleak import tables
+
+    risk = _risk(resolvable)
+    md = tables.risk_markdown([("purchase100, r0", risk)])
+    page = unescape(tables.risk_html("The 10 most exposed records", "purchase100, r0", risk, []))
+    assert "| 17 | yes | 4 | 0.0123 | 6.5 | 1 |" in md and "| 9 | no | 2 | 2.5 | 1.25 | 2 |" in md
+    assert ("<td>17</td><td>yes</td><td>4</td><td>0.0123</td><td>6.5</td><td>1</td>" in page
+            and "<td>9</td><td>no</td><td>2</td>" in page)
+    for text in tables.risk_text(risk):
+        assert text in md and text in page
+    assert "66.7 % of 3; by each: lira_online 33.3 %." in md
+    assert ("FPR of 0 rather than 0.1 %" in md) is (not resolvable)
+
+
+def test_table_dp_says_why_a_tpr_is_missing():
+    """Table DP's TPR cell, as every table's: a TPR the test set cannot realise reads why."""
+    from deepleak import metrics, tables
+
+    key = metrics.tpr_key(0.01)
+    row = {"dataset": "d", "privacy": "ε = 4", "accountant_epsilon": 3.99, "test_acc": 50.0,
+           "row": "LiRA online", "auc": 0.5, "auc_ci_low": 0.4, "auc_ci_high": 0.6,
+           key: float("nan"), "audit_epsilon_lower": 0.0, "audit_epsilon": float("inf"),
+           "audit_epsilon_upper": float("inf"), "audit_max_resolvable": 2.5}
+    md = tables.dp_markdown(pd.DataFrame([row, {**row, key: 2.5, f"{key}_ci_low": 1.0,
+                                                f"{key}_ci_high": 4.0}]),
+                            title="T", tpr_fpr=0.01, dataset_headers={}, notes=["n"])
+    assert "| ε = 4 | 3.99 | 50.0 | LiRA online | 0.500 [0.400, 0.600] | n/a (needs >= 100 " \
+           "non-members) | 0.00 | ∞, ≤ ∞ | 2.50 |" in md
+    assert "| 2.50 [1.00, 4.00] |" in md and md.startswith("# T\n\n- n\n\n## d\n\n| Target |")

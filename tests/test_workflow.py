@@ -93,6 +93,19 @@ def test_dp_targets_are_produced(runs):
     md = (first / "results/tables/table_dp.md").read_text()
     assert "Accountant ε" in md and "clip-only" in md and "non-private" in md
     assert (first / "figures/figure_dp.png").stat().st_size > 0
+    # LiRA on every level (config/test.yaml's dp.calibrated_attacks), its DP reference models
+    # trained with each DP target's own noise multiplier.
+    import json
+
+    rows = [line for line in md.splitlines() if line.startswith("| ") and "LiRA online" in line]
+    assert len(rows) == 3  # eps4, clip-only, non-private
+    run = first / "results/purchase100/dp/r0"
+    for level in ("eps4", "clip_only"):
+        meta = json.loads((run / f"models/{level}/meta.json").read_text())
+        refs = json.loads((run / f"calibration/{level}/references.json").read_text())
+        assert len(refs["privacy"]) == 4
+        assert {p["noise_multiplier"] for p in refs["privacy"]} == {
+            meta["privacy"]["noise_multiplier"]}
 
 
 def test_every_metrics_json_follows_the_schema(runs):

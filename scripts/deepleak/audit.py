@@ -172,9 +172,12 @@ def audit(scores: np.ndarray, member: np.ndarray, *, seed: int, delta: float = 0
 
 def attack_scores(scores_file: dict, attack: str) -> np.ndarray:
     """The membership scores of ``attack`` in its scores.npz (supervised attacks: ``score``; the
-    threshold baselines' file: one array per baseline, ``loss`` ...)."""
+    threshold baselines' file: one array per baseline, ``loss`` ...; the calibrated attacks' file:
+    one array per attack, ``lira_online`` ...)."""
     if attack.startswith("baseline_"):
         return scores_file[attack[len("baseline_"):]]
+    if attack in scores_file:
+        return scores_file[attack]
     return scores_file["score"]
 
 

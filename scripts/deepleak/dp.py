@@ -66,9 +66,14 @@ def _generators(seed: int, device: torch.device) -> tuple[torch.Generator, torch
 
 
 def fit_private(net, X_train, y_train, X_test, y_test, *, train: dict, dp: dict, level: str,
-                seed: int, device: str = "cpu"):
+                seed: int, device: str = "cpu", noise_multiplier: float | None = None):
     """Train ``net`` by DP-SGD at privacy ``level`` (``eps<e>`` or ``clip_only``) and return
     (the unwrapped model, its per-epoch history, the privacy record).
+
+    ``noise_multiplier``: a given sigma instead of the one Opacus finds for the level's epsilon.
+    A DP target's reference models (deepleak/references.py) take the target's own, so that their
+    recipe is the target's to the noise, not a second search that could land elsewhere (the
+    accountant still reports the epsilon they spent).
 
     ``train``: the optimizer, lr, batch_size (the expected Poisson batch) and epochs; ``dp``: delta,
     max_grad_norm, accountant, grad_sample_mode (the config's ``dp`` section). ``ghost`` (Li et al.
@@ -105,6 +110,8 @@ def fit_private(net, X_train, y_train, X_test, y_test, *, train: dict, dp: dict,
         engine = PrivacyEngine(accountant=dp["accountant"], secure_mode=False)
         if target_epsilon is None:  # clip_only: clipped per-example gradients, no noise
             made = engine.make_private(noise_multiplier=0.0, **common)
+        elif noise_multiplier is not None:
+            made = engine.make_private(noise_multiplier=float(noise_multiplier), **common)
         else:
             made = engine.make_private_with_epsilon(
                 target_epsilon=target_epsilon, target_delta=dp["delta"], epochs=train["epochs"],

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from deepleak import audit, metrics, tables, variants
+from deepleak import audit, calibration, tables, variants
 
 TPR_FPR = 0.01  # the low-FPR point the table and figure show
 LOSS_BASELINE = "baseline_loss"
@@ -22,7 +22,7 @@ def attack_label(attack: str) -> str:
         return "Loss threshold (Yeom et al. 2018)"
     if attack in variants.VARIANTS:
         return variants.VARIANTS[attack].description
-    return attack  # a calibrated attack of dp.calibrated_attacks (LiRA, RMIA)
+    return calibration.describe(attack)  # a calibrated attack of dp.calibrated_attacks
 
 
 def level_label(level: str) -> str:
@@ -55,32 +55,19 @@ def row(dataset: str, level: str, attack: str, *, metas: list[dict], records: li
     return out
 
 
-def _eps(value) -> str:
-    return "∞" if value is None or math.isinf(value) else f"{value:.2f}"
+TITLE = "Table DP: the paper's attacks against DP-SGD targets (beyond the paper)"
 
 
 def markdown(df: pd.DataFrame, *, dataset_headers: dict[str, str], notes: list[str]) -> str:
-    key, pct = metrics.tpr_key(TPR_FPR), f"{100 * TPR_FPR:g}"
-    lines = ["# Table DP: the paper's attacks against DP-SGD targets (beyond the paper)", ""]
-    lines += [f"- {n}" for n in notes]
-    headers = ["Target", "Accountant ε", "Test acc. %", "Attack", "AUC (95% CI)",
-               f"TPR @ {pct}% FPR, % (95% CI)", "Empirical ε ≥ (95 %)", "Empirical ε: point, upper",
-               "max. resolvable"]
-    for dataset, group in df.groupby("dataset", sort=False):
-        lines += ["", f"## {dataset_headers.get(dataset, dataset)}", ""]
-        lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        for _, r in group.iterrows():
-            cells = [r["privacy"], _eps(r["accountant_epsilon"]), tables.fmt(r["test_acc"], 1),
-                     r["row"], tables._with_ci(r, "auc", 3), tables._with_ci(r, key, 2),
-                     _eps(r["audit_epsilon_lower"]),
-                     f"{_eps(r['audit_epsilon'])}, ≤ {_eps(r['audit_epsilon_upper'])}",
-                     f"{r['audit_max_resolvable']:.2f}"]
-            lines.append("| " + " | ".join(map(str, cells)) + " |")
-    return "\n".join(lines) + "\n"
+    """The table's Markdown, laid out by deepleak/tables.py (dp_markdown) as every table."""
+    return tables.dp_markdown(df, title=TITLE, tpr_fpr=TPR_FPR, dataset_headers=dataset_headers,
+                              notes=notes)
 
 
 def notes(*, accountant: str, delta: float, confidence: float, n_replicates: int,
-          max_grad_norm: float) -> list[str]:
+          max_grad_norm: float, references: dict | None = None) -> list[str]:
+    """The table's notes; ``references``: {"dp": reference models per DP target,
+    "non_private": per non-private target} where the table has calibrated rows (LiRA)."""
     name = {"rdp": "Opacus's RDP accountant (Mironov 2017; Renyi DP of the sampled Gaussian "
                    "mechanism)",
             "prv": "Opacus's PRV accountant (Gopi et al. 2021)"}.get(accountant, accountant)
@@ -95,6 +82,13 @@ def notes(*, accountant: str, delta: float, confidence: float, n_replicates: int
         "seeds; the loss threshold beside them (its accuracy threshold calibrated on the "
         "non-private shadow model; AUC, TPR and the audit do not use it). "
         + tables.ci_note(n_replicates),
+        *([f"Calibrated attacks (LiRA, Carlini et al. 2022): on each DP target against "
+           f"{references['dp']} reference models trained by that target's own DP-SGD recipe (its "
+           "noise multiplier, clipping norm, sample rate and epochs; each on half of the "
+           "calibrated stage's reference pool, every attack-test record IN for half of them); on "
+           f"the non-private target against the calibrated stage's {references['non_private']} "
+           "(Table calibrated). With few references the variance is pooled over records "
+           "(calibrated.global_variance)."] if references else []),
         "Empirical ε (Jagielski et al. 2020; Nasr et al. 2021): the attack's threshold chosen on a "
         "seeded half of the attack-test records, its TPR and FPR counted on the other half and "
         f"bounded by Clopper-Pearson intervals ({100 * confidence:g} % together); lower bound "

@@ -10,6 +10,13 @@ the initial weights ``models.build_model(..., seed=seeds[k])`` and the batch ord
 ``Generator().manual_seed(seeds[k])``, so a batched model equals the one trained alone up to float
 summation order (tests/test_calibration.py).
 
+A DP target's reference models (``private``) are trained by the DP target's own recipe,
+deepleak/dp.py ``fit_private``: the same noise multiplier (the target's, given, not searched
+again), clipping norm, Poisson sample rate (as many records as the target, so the same batch size
+gives the same rate) and epochs, one after the other (Opacus trains one model); each model's
+privacy record (sigma, clipping norm, sample rate, steps, the accountant's epsilon) is kept in the
+summary.
+
 An audit's reference models (:func:`trained_statistics`) are the user's model trained by the user's
 own training function (deepleak/audit_model.py ``train_model``), one after the other, and
 summarised the same way.
@@ -67,27 +74,45 @@ def train_one(model_cfg: dict, in_features, n_classes: int, X, y, train: dict, s
     return net.to(training.resolve_device(device)).eval()
 
 
+def train_private(model_cfg: dict, in_features, n_classes: int, X, y, X_out, y_out,
+                  train: dict, seed: int, private: dict, device: str = "cpu"):
+    """One model trained by DP-SGD as the DP target is (deepleak/dp.py ``fit_private``):
+    ``private`` = {"dp": the config's dp section, "level": the target's level, "noise_multiplier":
+    the target's sigma}. Its history's test columns are on ``X_out`` (pool records it did not train
+    on). Returns (the model, its privacy record)."""
+    from deepleak import dp, models, training
+
+    net = models.build_model(model_cfg, in_features, n_classes, seed=seed)
+    net, _, privacy = dp.fit_private(net, X, y, X_out, y_out, train=train, dp=private["dp"],
+                                     level=private["level"], seed=seed, device=device,
+                                     noise_multiplier=private["noise_multiplier"])
+    return net.to(training.resolve_device(device)).eval(), privacy
+
+
 def statistics(model_cfg: dict, in_features, n_classes: int, X, y, mask: np.ndarray,
                pool: np.ndarray, records: np.ndarray, train: dict, seeds: list[int], *,
                batched: bool = True, per_batch: int = 16, device: str = "cpu",
-               batching: dict | None = None,
+               batching: dict | None = None, private: dict | None = None,
                checkpoint=None) -> tuple[dict[str, np.ndarray], dict]:
     """Train the N reference models of ``mask`` ([N, len(pool)]; model k on ``pool[mask[k]]``)
     and return the statistics of each on ``records`` ({statistic: [N, len(records)]},
     deepleak.calibration.model_statistics) and a summary (how they trained, their loss, and their
     accuracy on their OUT pool records).
 
+    ``private``: train each model by DP-SGD (:func:`train_private`; never batched), and keep its
+    privacy record in the summary's ``privacy`` list.
+
     ``checkpoint`` (deepleak/checkpoint.py): saved after each batch of models (the statistics so
     far) and, through a child checkpoint, after each epoch of the batch in training; a rerun
     resumes both."""
-
     X, y = np.asarray(X), np.asarray(y)
     n_models = len(mask)
-    use_batched = batched and model_cfg["arch"] in BATCHED_ARCHS
+    use_batched = batched and model_cfg["arch"] in BATCHED_ARCHS and private is None
     feature_opts = {k: v for k, v in (batching or {}).items() if k in ("batch_size", "chunk_size")}
     stats: dict[str, list[np.ndarray]] = {}
     summary = {"batched": use_batched, "models": n_models, "train_seconds": 0.0,
-               "train_cpu_seconds": 0.0, "out_accuracy": [], "train_loss": []}
+               "train_cpu_seconds": 0.0, "out_accuracy": [], "train_loss": [],
+               **({"privacy": []} if private is not None else {})}
 
     def observe(net, k):
         _observe(net, X, y, records, pool[~mask[k]], stats, summary, device, feature_opts)
@@ -113,8 +138,17 @@ def statistics(model_cfg: dict, in_features, n_classes: int, X, y, mask: np.ndar
                 observe(stack.load_into(i, net), k)
         else:
             (k,) = ks
-            net = train_one(model_cfg, in_features, n_classes, X[pool[mask[k]]],
-                            y[pool[mask[k]]], train, seeds[k], device, inner)
+            if private is None:
+                net = train_one(model_cfg, in_features, n_classes, X[pool[mask[k]]],
+                                y[pool[mask[k]]], train, seeds[k], device, inner)
+            else:
+                # Resumed per model (the checkpoint below), not per epoch: Opacus's wrapped
+                # optimizer, accountant and samplers have no state_dict to save between epochs.
+                out = pool[~mask[k]]
+                net, privacy = train_private(model_cfg, in_features, n_classes, X[pool[mask[k]]],
+                                             y[pool[mask[k]]], X[out], y[out], train, seeds[k],
+                                             private, device)
+                summary["privacy"].append(privacy)
             summary["train_seconds"] += time.perf_counter() - began
             summary["train_cpu_seconds"] += time.process_time() - began_cpu
             summary["train_loss"].append(None)

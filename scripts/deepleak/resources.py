@@ -998,6 +998,20 @@ def estimate(config: dict, rule: str, wildcards: dict[str, str]) -> Estimate:
     if rule == "dp_attacks":
         group = _attack_group(config, d, config["dp"]["attacks"])
         return Estimate(work={**group.work}, mem_mb=max(group.mem_mb, _baselines(config, d).mem_mb))
+    # LiRA on the DP targets: dp.references models per level, each a DP target's training (on the
+    # target's record count, its OUT pool records evaluated each epoch) and its statistics pass; the
+    # DP target's statistics; the attacks (numpy) and the mask as the calibrated stage's.
+    if rule == "train_dp_references":
+        s, n = _standalone(config, d), config["dp"]["references"]
+        one = estimate(config, "train_dp", wildcards)
+        stats = _calibrated(config, "target_statistics", d)
+        work = {"start:torch": 1, **{k: n * v for k, v in one.work.items() if k != "start:torch"},
+                **{k: n * v for k, v in stats.work.items() if k != "start:torch"}}
+        return Estimate(work=work, mem_mb=max(one.mem_mb, stats.mem_mb), gpu=one.gpu,
+                        device_mem_mb=one.device_mem_mb, cpu_mem=max(one.cpu_mem_mb,
+                                                                     stats.cpu_mem_mb))
+    if rule in ("dp_reference_mask", "dp_target_statistics", "dp_calibrated_attacks"):
+        return _calibrated(config, rule[len("dp_"):], d)
     if rule == "finetune_features":
         return features_estimate(config, d, _finetune_records(config, d),
                                  config["finetune"]["gradient_layers"],

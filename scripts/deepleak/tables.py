@@ -162,30 +162,39 @@ def to_markdown(df: pd.DataFrame, title: str, paper_label: str, notes: list[str]
     """A Markdown page: one section per dataset, the paper's value beside ours. ``extra``: more
     columns, (header, function of a row) pairs (Tables X-XIII: the global model's accuracy and the
     test set's size, without which an active attack cannot be judged)."""
+    headers = ["Row", "Accuracy % (95% CI)", paper_label, "Δ pp", "AUC (95% CI)",
+               *(f"TPR @ {100 * p:g}% FPR" for p in metrics.FPR_POINTS), *(h for h, _ in extra)]
+    sections = []
+    for dataset, group in df.groupby("dataset", sort=False):
+        cells = [[r["row"], _with_ci(r, "accuracy", 1), fmt(r["paper_accuracy"], 2),
+                  delta_cell(r), _with_ci(r, "auc", 3),
+                  *(tpr_cell(r, p) for p in metrics.FPR_POINTS), *(fn(r) for _, fn in extra)]
+                 for _, r in group.iterrows()]
+        sections.append((dataset_headers.get(dataset, dataset),
+                         [f"{line}\n" for line in comparability_lines(group)], headers, cells))
+    return page(title, notes, sections)
+
+
+def page(title: str, notes: list[str], sections: list[tuple]) -> str:
+    """A Markdown page: ``# title``, the notes as a list, then per section (heading, lines before
+    its table, headers, cells) a ``##`` heading and its table. Every table page is laid out here."""
     lines = [f"# {title}", ""]
     lines += [f"- {n}" for n in notes]
-    for dataset, group in df.groupby("dataset", sort=False):
-        headers = ["Row", "Accuracy % (95% CI)", paper_label, "Δ pp", "AUC (95% CI)",
-                   *(f"TPR @ {100 * p:g}% FPR" for p in metrics.FPR_POINTS), *(h for h, _ in extra)]
-        lines += ["", f"## {dataset_headers.get(dataset, dataset)}", ""]
-        lines += [f"{line}\n" for line in comparability_lines(group)]
-        lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        for _, r in group.iterrows():
-            cells = [r["row"], _with_ci(r, "accuracy", 1), fmt(r["paper_accuracy"], 2),
-                     delta_cell(r), _with_ci(r, "auc", 3),
-                     *(tpr_cell(r, p) for p in metrics.FPR_POINTS), *(fn(r) for _, fn in extra)]
-            lines.append("| " + " | ".join(map(str, cells)) + " |")
+    for heading, before, headers, cells in sections:
+        lines += ["", f"## {heading}", "", *before, markdown_table(headers, cells)]
     return "\n".join(lines) + "\n"
 
 
 def render(records: list[dict], table, notes: dict, headers: dict[str, str], csv_out, md_out,
-           extra: tuple = ()) -> None:
+           extra: tuple = (), after: str = "") -> None:
     """Write a table (deepleak.paper.Table) as CSV and Markdown; ``notes`` fills its notes'
-    placeholders ({ci}, {gamma}). A table with paper values also says when it compares them."""
+    placeholders ({ci}, {gamma}). A table with paper values also says when it compares them.
+    ``after``: Markdown under the table (Table calibrated: :func:`risk_markdown`,
+    :func:`whitebox_markdown`)."""
     df = pd.DataFrame.from_records(records)
     lines = [n.format(**notes) for n in table.notes] + ([COMPARABLE_NOTE] if table.paper else [])
     write(df, csv_out, md_out, to_markdown(df, table.title, table.paper_label, lines, headers,
-                                           extra))
+                                           extra) + after)
 
 
 COMPARABLE_NOTE = (
@@ -368,3 +377,112 @@ def audit_page(title: str, verdict: str, layer_headers, layer_cells, attack_head
             + html_table(attack_headers, attack_cells) + "<ul>"
             + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul></body></html>\n")
     return md, html
+
+
+# --------------------------------------------------------------------------------------------------
+# Beyond the paper: Table calibrated's per-record risk and white-box comparison, Table DP
+# --------------------------------------------------------------------------------------------------
+RISK_HEADERS = ("Record", "Member", "Class", "Target loss", "LiRA online score", "Rank")
+
+
+def risk_text(risk: dict) -> list[str]:
+    """What a target's per-record risk (scripts/record_risk.py summary) says in words: the caveat
+    where its non-members cannot resolve the FPR, the fractions of members exposed."""
+    any_ = risk["exposed_by_any"]["fraction_of_members"]
+    caveat = ([] if risk["resolvable"] else [
+        f"(Only {risk['n_nonmembers']:,} non-members: the threshold is the highest non-member's "
+        f"score, an FPR of 0 rather than {100 * risk['fpr']:g} %.)"])
+    return [*caveat,
+            f"Members exposed at {100 * risk['fpr']:g} % FPR by at least one attack: "
+            f"{100 * any_:.1f} % of {risk['n_members']:,}; by each: "
+            + ", ".join(f"{name} {100 * e['fraction_of_members']:.1f} %"
+                        for name, e in risk["exposed"].items()) + "."]
+
+
+def most_exposed_cells(risk: dict) -> list[list[str]]:
+    """The most exposed records of a target's risk summary, one row each (:data:`RISK_HEADERS`)."""
+    return [[r["record"], "yes" if r["member"] else "no", r["label"], f"{r['target_loss']:.3g}",
+             f"{r['score:lira_online']:.3g}", r["rank:lira_online"]]
+            for r in risk["most_exposed"]]
+
+
+def risk_markdown(targets: list[tuple[str, dict]]) -> str:
+    """Table calibrated's per-record risk section: per (heading, risk summary) its text and its
+    most exposed records."""
+    lines = ["", "# Per-record risk (the attack-test records; see risk/records.csv)"]
+    for heading, risk in targets:
+        lines += ["", f"## {heading}", ""]
+        for paragraph in risk_text(risk):
+            lines += [paragraph, ""]
+        lines += ["The ten most exposed records (LiRA online):", "",
+                  markdown_table(RISK_HEADERS, most_exposed_cells(risk))]
+    return "\n".join(lines) + "\n"
+
+
+def risk_html(title: str, heading: str, risk: dict, notes: list[str]) -> str:
+    """The report's page of one target's most exposed records: the same text and rows as
+    :func:`risk_markdown`, as a self-contained HTML page (as the audit's summary page)."""
+    from html import escape
+
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>" + escape(title)
+            + "</title><style>body{font-family:sans-serif;max-width:70em;margin:2em auto}"
+            "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:.2em .5em;"
+            "font-size:90%}</style></head><body>"
+            f"<h1>{escape(title)}</h1><h2>{escape(heading)}</h2>"
+            + "".join(f"<p>{escape(p)}</p>" for p in risk_text(risk))
+            + html_table(RISK_HEADERS, most_exposed_cells(risk)) + "<ul>"
+            + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul></body></html>\n")
+
+
+WHITEBOX_HEADERS = ("Dataset", "White-box", "Black-box", "Δ AUC", "Δ TPR @ 1% FPR (pp)",
+                    "Δ TPR @ 0.1% FPR (pp)")
+
+
+def _difference_cell(row: dict, key: str, scale: float, digits: int) -> str:
+    if row[key] is None:
+        return "n/a (too few non-members)"
+    lo, hi = row[f"{key}_ci"] or (float("nan"), float("nan"))
+    return (f"{scale * row[key]:+.{digits}f} [{scale * lo:+.{digits}f}, {scale * hi:+.{digits}f}]"
+            f" {row[f'{key}_verdict']}")
+
+
+def whitebox_markdown(rows: list[dict], confidence: float) -> str:
+    """Table calibrated's white-box comparison (deepleak/calibration.py compare rows, with
+    ``dataset``, ``white_box`` and ``black_box`` labels): differences with CIs and verdicts."""
+    keys = ["auc", *map(metrics.tpr_key, metrics.FPR_POINTS)]
+    cells = [[r["dataset"], r["white_box"], r["black_box"],
+              *(_difference_cell(r, k, 1 if k == "auc" else 100, 3 if k == "auc" else 1)
+                for k in keys)] for r in rows]
+    return "\n".join([
+        "", "# Did the white-box signals help? (white-box minus black-box, same records)", "",
+        "Differences of AUC and of TPR (percentage points) at 1 % and 0.1 % FPR with "
+        f"{100 * confidence:g} % CIs ({rows[0]['method'] if rows else ''}); 'helped' where the CI "
+        "lies above 0, 'hurt' where it lies below.", "",
+        markdown_table(WHITEBOX_HEADERS, cells)]) + "\n"
+
+
+def _epsilon_cell(value) -> str:
+    return "∞" if value is None or math.isinf(value) else f"{value:.2f}"
+
+
+def dp_markdown(df: pd.DataFrame, *, title: str, tpr_fpr: float, dataset_headers: dict[str, str],
+                notes: list[str]) -> str:
+    """Table DP (deepleak/dp_table.py rows): per dataset, each privacy level's attacks with the
+    accountant's epsilon, AUC and TPR at ``tpr_fpr`` with CIs, and the audit's empirical epsilon."""
+    key = metrics.tpr_key(tpr_fpr)
+    headers = ["Target", "Accountant ε", "Test acc. %", "Attack", "AUC (95% CI)",
+               f"TPR @ {100 * tpr_fpr:g}% FPR, % (95% CI)", "Empirical ε ≥ (95 %)",
+               "Empirical ε: point, upper", "max. resolvable"]
+    sections = []
+    for dataset, group in df.groupby("dataset", sort=False):
+        cells = [[r["privacy"], _epsilon_cell(r["accountant_epsilon"]), fmt(r["test_acc"], 1),
+                  r["row"], _with_ci(r, "auc", 3),
+                  # As tpr_cell says it in every table: why a TPR is missing.
+                  (f"n/a (needs >= {metrics.min_nonmembers(tpr_fpr):,} non-members)"
+                   if _missing(r[key]) else _with_ci(r, key, 2)),
+                  _epsilon_cell(r["audit_epsilon_lower"]),
+                  f"{_epsilon_cell(r['audit_epsilon'])}, ≤ "
+                  f"{_epsilon_cell(r['audit_epsilon_upper'])}",
+                  f"{r['audit_max_resolvable']:.2f}"] for _, r in group.iterrows()]
+        sections.append((dataset_headers.get(dataset, dataset), [], headers, cells))
+    return page(title, notes, sections)

@@ -215,8 +215,8 @@ rule calibrated_attacks:
 
 
 # Per-record risk: every attack-test record's score and rank under each calibrated attack, the
-# paper's black-box and white-box (gradients) attacks and the loss threshold, and which of them
-# expose it at 0.1 % FPR.
+# paper's black-box and white-box (gradients) attacks and the loss threshold, which of them expose
+# it at 0.1 % FPR, and the report's page of the most exposed records.
 CALIBRATED_PAPER_ATTACKS = ["black_box", paper.WHITE_BOX]
 
 
@@ -231,6 +231,10 @@ rule record_risk:
     output:
         csv="results/{dataset}/standalone/{rep}/risk/records.csv",
         summary="results/{dataset}/standalone/{rep}/risk/summary.json",
+        # The report's page of the ten most exposed records (the rows Table calibrated lists).
+        page=report("results/{dataset}/standalone/{rep}/risk/most_exposed.html",
+                    caption="../report/most_exposed.rst", category="Beyond the paper",
+                    subcategory="{dataset}", labels={"page": "most exposed records {rep}"}),
     log:
         "logs/{dataset}/standalone/{rep}/record_risk.log",
     benchmark:
@@ -241,6 +245,7 @@ rule record_risk:
     params:
         paper_attacks=CALIBRATED_PAPER_ATTACKS,
         top=10,
+        heading=lambda wc: f"{wc.dataset}, {wc.rep}",
     script:
         "../../scripts/record_risk.py"
 # ---- end of the calibrated attacks' block ---------------------------------------------------------
@@ -252,13 +257,10 @@ rule record_risk:
 # splits) and the threshold baselines (calibrated on the non-private shadow model: the attacker's
 # own model; AUC, TPR at low FPR and the audit's empirical epsilon do not use that threshold).
 #
-# Hook for calibrated attacks (LiRA, RMIA) on the DP targets: a rule writing
-# results/{dataset}/dp/{rep}/attacks/{level}/<attack>/{scores.npz,metrics.json} (scores.npz with
-# "records", "member", "score", as run_supervised writes) for every level of DP_LEVELS, plus the
-# non-private target's results/{dataset}/standalone/{rep}/attacks/<attack>/..., and <attack> named in
-# dp.calibrated_attacks, puts it in table_dp and figure_dp with its audit. Its reference models must
-# be trained by the DP target's recipe: meta.json's "privacy" holds the noise multiplier, clipping
-# norm and sample rate (deepleak/dp.py fit_private).
+# The calibrated attacks on the DP targets (rule dp_calibrated_attacks, below) write
+# results/{dataset}/dp/{rep}/attacks/{level}/calibrated/{scores.npz,metrics.json}, as rule
+# calibrated_attacks writes the non-private target's; the attacks named in dp.calibrated_attacks
+# go into table_dp and figure_dp with their audit (scores.npz holds one array per attack).
 # --------------------------------------------------------------------------------------------------
 rule dp_attacks:
     input:
@@ -289,3 +291,35 @@ rule dp_attacks:
         baseline_seed=lambda wc: artifact_seed(wc.dataset, "standalone", wc.rep, "baselines"),
     script:
         "../../scripts/run_dp_attacks.py"
+
+
+
+# LiRA (and every calibrated attack of deepleak/calibration.py run_attacks) on each DP target,
+# against dp.references reference models trained by that target's DP-SGD recipe (rule
+# train_dp_references): the stand-alone calibrated attacks' script on the DP paths.
+rule dp_calibrated_attacks:
+    input:
+        mask="results/{dataset}/dp/{rep}/calibration/mask.npz",
+        target="results/{dataset}/dp/{rep}/calibration/{level}/target.npz",
+        references="results/{dataset}/dp/{rep}/calibration/{level}/references.npz",
+        summary="results/{dataset}/dp/{rep}/calibration/{level}/references.json",
+    output:
+        scores="results/{dataset}/dp/{rep}/attacks/{level}/calibrated/scores.npz",
+        metrics="results/{dataset}/dp/{rep}/attacks/{level}/calibrated/metrics.json",
+    wildcard_constraints:
+        level="|".join(map(re.escape, DP_LEVELS)),
+    log:
+        "logs/{dataset}/dp/{rep}/calibrated_attacks_{level}.log",
+    benchmark:
+        "benchmarks/{dataset}/dp/{rep}/calibrated_attacks_{level}.tsv"
+    threads: 1
+    resources:
+        **job_resources("dp_calibrated_attacks"),
+    params:
+        global_variance=CALIBRATED["global_variance"],
+        a=CALIBRATED["rmia"]["a"],
+        gamma=CALIBRATED["rmia"]["gamma"],
+        metrics_cfg=config["metrics"],
+        seed=lambda wc: artifact_seed(wc.dataset, "dp", wc.rep, wc.level, "calibrated"),
+    script:
+        "../../scripts/run_calibrated_attacks.py"

@@ -355,6 +355,27 @@ def _check_dp():
                               f"{unused}, which the DP-SGD training does not apply; remove "
                               f"{d!r} from dp.datasets or those keys from its recipe")
 
+    # LiRA on the DP targets: attacks run_attacks knows, and a reference pool that fits, as the
+    # calibrated stage's check (its pool: the DP references draw from the same one).
+    # (deepleak/calibration.py's names; the per-layer ones depend on the model's layers.)
+    known = tuple(dl_calibration.attack_names([]))
+    unknown = [a for a in DP["calibrated_attacks"]
+               if a not in known and not a.startswith("wb_lira_grad_norm_")]
+    if unknown:
+        raise ConfigError(f"config: dp.calibrated_attacks names {unknown}; choose among {known} "
+                          f"and wb_lira_grad_norm_<layer>")
+    if DP["calibrated_attacks"]:
+        for d in DP_DATASETS:
+            sizes = dataset_cfg(d)["standalone"]["sizes"]
+            n_own = (dl_resources.n_records(config, d) - sizes["target_train"]
+                     - sizes["target_test"])
+            error = dl_calibration.pool_error(
+                sizes["attack_test_members"] + sizes["attack_test_nonmembers"],
+                sizes["target_train"], n_own, CALIBRATED["population"])
+            if error:
+                raise ConfigError(f"config: datasets.{d} in dp.datasets (dp.calibrated_attacks): "
+                                  f"{error}")
+
 
 _check_dp()
 

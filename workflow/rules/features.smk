@@ -112,3 +112,29 @@ rule dp_features:
         device=config["device"],
     script:
         "../../scripts/extract_dp_features.py"
+
+
+# LiRA on the DP targets: each DP target's statistics on the records its reference models were
+# summarised on (scripts/target_statistics.py, as for the stand-alone target).
+rule dp_target_statistics:
+    input:
+        dataset="results/{dataset}/dataset.npz",
+        mask="results/{dataset}/dp/{rep}/calibration/mask.npz",
+        model="results/{dataset}/dp/{rep}/models/{level}/model.pt",
+        meta="results/{dataset}/dp/{rep}/models/{level}/meta.json",
+    output:
+        statistics="results/{dataset}/dp/{rep}/calibration/{level}/target.npz",
+    wildcard_constraints:
+        level="|".join(map(re.escape, DP_LEVELS)),
+    log:
+        "logs/{dataset}/dp/{rep}/target_statistics_{level}.log",
+    benchmark:
+        "benchmarks/{dataset}/dp/{rep}/target_statistics_{level}.tsv"
+    threads: config["threads"]
+    resources:
+        **job_resources("dp_target_statistics"),
+    params:
+        batching=lambda wc: dataset_cfg(wc.dataset)["features"],
+        device=config["device"],
+    script:
+        "../../scripts/target_statistics.py"

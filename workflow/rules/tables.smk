@@ -306,8 +306,9 @@ for _table in TABLES:
 # epsilon beside the accountant's. `snakemake --cores all table_dp`.
 # --------------------------------------------------------------------------------------------------
 DP_TABLE_LEVELS = [*DP_LEVELS, dl_audit.NON_PRIVATE]
-# The table's attacks: dp.attacks, the loss threshold, then the calibrated attacks another rule
-# writes (dp.calibrated_attacks; the hook is described above rule dp_attacks).
+# The table's attacks: dp.attacks, the loss threshold, then the calibrated attacks of
+# dp.calibrated_attacks (rule dp_calibrated_attacks on the DP targets, rule calibrated_attacks on the
+# non-private one; one scores.npz and metrics.json holds them all, "calibrated").
 DP_TABLE_ATTACKS = [*DP["attacks"], "baseline_loss", *DP["calibrated_attacks"]]
 DP_TABLE_KEYS = [(d, lv, r, a) for d in DP_DATASETS for lv in DP_TABLE_LEVELS for r in REPLICATES
                  for a in DP_TABLE_ATTACKS]
@@ -316,7 +317,8 @@ DP_TABLE_KEYS = [(d, lv, r, a) for d in DP_DATASETS for lv in DP_TABLE_LEVELS fo
 def dp_attack_dir(dataset, level, rep, attack):
     """The folder of an attack's scores.npz and metrics.json on a DP target (or, for level
     non_private, on the stand-alone target)."""
-    job = "baselines" if attack.startswith("baseline_") else attack
+    job = ("baselines" if attack.startswith("baseline_")
+           else "calibrated" if attack in DP["calibrated_attacks"] else attack)
     if level == dl_audit.NON_PRIVATE:
         return f"results/{dataset}/standalone/{rep}/attacks/{job}"
     return f"results/{dataset}/dp/{rep}/attacks/{level}/{job}"
@@ -357,6 +359,10 @@ rule make_dp_table:
         accountant=DP["accountant"],
         max_grad_norm=DP["max_grad_norm"],
         confidence=DP["audit_confidence"],
+        # The LiRA rows' reference models: dp.references per DP target, the calibrated stage's for
+        # the non-private one (none without dp.calibrated_attacks).
+        references={"dp": DP["references"], "non_private": CALIBRATED["references"]}
+        if DP["calibrated_attacks"] else None,
     script:
         "../../scripts/make_dp_table.py"
 

@@ -153,3 +153,68 @@ rule train_dp:
         seed=lambda wc: artifact_seed(wc.dataset, "dp", wc.rep, wc.level),
     script:
         "../../scripts/train_dp_model.py"
+
+
+# ---- LiRA on the DP targets: reference models trained by the DP target's recipe -------------------
+# The calibrated stage's machinery (scripts/make_reference_mask.py, scripts/train_references.py,
+# deepleak/references.py statistics) with dp.references models. The mask draws with the calibrated
+# stage's seed: the same pool, population and attack-test records, and its rows are the first
+# dp.references rows of the calibrated stage's mask (deepleak/calibration.py reference_mask draws
+# its complementary pairs in order). One mask for every level: each level's models differ only in
+# their noise.
+rule dp_reference_mask:
+    input:
+        dataset="results/{dataset}/dataset.npz",
+        splits="results/{dataset}/standalone/{rep}/splits.npz",
+    output:
+        mask="results/{dataset}/dp/{rep}/calibration/mask.npz",
+    log:
+        "logs/{dataset}/dp/{rep}/reference_mask.log",
+    benchmark:
+        "benchmarks/{dataset}/dp/{rep}/reference_mask.tsv"
+    threads: 1
+    resources:
+        **job_resources("dp_reference_mask"),
+    params:
+        references=DP["references"],
+        population=CALIBRATED["population"],
+        train_size=lambda wc: dataset_cfg(wc.dataset)["standalone"]["sizes"]["target_train"],
+        seed=lambda wc: artifact_seed(wc.dataset, "standalone", wc.rep, "references"),
+    script:
+        "../../scripts/make_reference_mask.py"
+
+
+# dp.references models per privacy level, each by deepleak/dp.py fit_private with the DP target's
+# noise multiplier (read from its meta.json, not searched again), clipping norm, sample rate and
+# epochs, one after the other; only their per-record statistics are kept, and each model's privacy
+# record in the summary.
+rule train_dp_references:
+    input:
+        dataset="results/{dataset}/dataset.npz",
+        mask="results/{dataset}/dp/{rep}/calibration/mask.npz",
+        target_meta="results/{dataset}/dp/{rep}/models/{level}/meta.json",
+    output:
+        statistics="results/{dataset}/dp/{rep}/calibration/{level}/references.npz",
+        summary="results/{dataset}/dp/{rep}/calibration/{level}/references.json",
+    wildcard_constraints:
+        level="|".join(map(re.escape, DP_LEVELS)),
+    log:
+        "logs/{dataset}/dp/{rep}/train_references_{level}.log",
+    benchmark:
+        "benchmarks/{dataset}/dp/{rep}/train_references_{level}.tsv"
+    threads: config["threads"]
+    resources:
+        **job_resources("train_dp_references"),
+    params:
+        model_cfg=lambda wc: dataset_cfg(wc.dataset)["model"],
+        train=lambda wc: dp_train(wc.dataset),
+        batched=False,
+        per_batch=1,
+        batching=lambda wc: dataset_cfg(wc.dataset)["features"],
+        device=config["device"],
+        seeds=lambda wc: [artifact_seed(wc.dataset, "dp", wc.rep, wc.level, "reference", k)
+                          for k in range(DP["references"])],
+        dp={k: DP[k] for k in ("delta", "max_grad_norm", "accountant", "grad_sample_mode")},
+    script:
+        "../../scripts/train_references.py"
+# ---- end of LiRA on the DP targets' references ----------------------------------------------------
