@@ -423,6 +423,7 @@ def test_a_pretrained_target_is_loaded_not_trained(tmp_path):
         model_cfg=spec,
         train={"lr": 0.1, "batch_size": 8, "epochs": 5},
         track_records=5,
+        evaluate_every=1,
         device="cpu",
         seed=0,
     )

@@ -94,7 +94,8 @@ def standalone(dataset):
     for model, seed in (("target", 1), ("shadow", 2)):
         train_model.main(path / "dataset.npz", path / "splits.npz", path / f"{model}.pt",
                          path / f"{model}.json", path / f"{model}_history.csv", model=model,
-                         model_cfg=MODEL, train=TRAIN, track_records=5, device="cpu", seed=seed)
+                         model_cfg=MODEL, train=TRAIN, track_records=5, evaluate_every=1,
+                         device="cpu", seed=seed)
         meta = artifacts.load_json(path / f"{model}.json")
         assert meta["train_acc"] == 1.0 and meta["test_acc"] < 0.3, meta  # it memorised
         extract_features.main(path / "dataset.npz", path / "splits.npz", path / f"{model}.pt",
@@ -183,7 +184,7 @@ def finetuned(dataset):
              for s in finetune.SNAPSHOTS}
     train_finetune.main(dataset / "dataset.npz", path / "splits.npz", snaps["trained"],
                         snaps["finetuned"], model_cfg=MODEL, train=TRAIN, finetune_train=TRAIN,
-                        device="cpu", seed=1, finetune_seed=2)
+                        evaluate_every=1, device="cpu", seed=1, finetune_seed=2)
     trained = artifacts.load_json(snaps["trained"][1])
     tuned = artifacts.load_json(snaps["finetuned"][1])
     assert trained["acc_d"] == 1.0 and trained["acc_d_delta"] < 0.3, trained
