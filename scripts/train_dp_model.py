@@ -1,5 +1,6 @@
 """Train a DP-SGD target at one privacy level with Opacus (rule train_dp; deepleak/dp.py)."""
 from deepleak import artifacts, audit, dp, models, splits
+from deepleak.checkpoint import Checkpoint
 
 
 def main(dataset_path, splits_path, model_out, meta_out, history_out, *, level, model_cfg, train,
@@ -10,9 +11,14 @@ def main(dataset_path, splits_path, model_out, meta_out, history_out, *, level, 
     train_ids, test_ids = sets["members"], sets["target_test"]  # the stand-alone target's
     in_features = int(X.shape[1]) if X.ndim == 2 else [int(d) for d in X.shape[1:]]
     net = models.build_model(model_cfg, in_features, n_classes, seed=init_seed)
+    # Saved every epoch beside model.pt and resumed by a rerun after a kill (README, "When a run
+    # is interrupted"); removed once the outputs are written.
+    ckpt = Checkpoint.for_job(model_out, params={
+        "level": level, "model_cfg": model_cfg, "train": train, "dp": dp_cfg, "device": device,
+        "init_seed": init_seed, "seed": seed}, inputs=[dataset_path, splits_path])
     net, history, privacy = dp.fit_private(net, X[train_ids], y[train_ids], X[test_ids],
                                            y[test_ids], train=train, dp=dp_cfg, level=level,
-                                           seed=seed, device=device)
+                                           seed=seed, device=device, checkpoint=ckpt)
     final = history.iloc[-1]
     meta = {"model": "target", "model_cfg": model_cfg, "train": train, "seed": seed,
             "init_seed": init_seed, "pretrained": None, "in_features": in_features,
@@ -24,6 +30,7 @@ def main(dataset_path, splits_path, model_out, meta_out, history_out, *, level, 
     # The unwrapped model (dp.unwrap): keys without Opacus's "_module." prefix.
     artifacts.save_model(net, model_out, meta_out, meta)
     history.to_csv(history_out, index=False, float_format="%.6g")
+    ckpt.remove()
 
 
 if __name__ == "__main__":

@@ -337,3 +337,30 @@ def test_a_checkpoint_with_an_interval_waits_for_it(tmp_path, monkeypatch):
     ckpt.save({"epoch": 1})
     assert not ckpt.due()
     assert Checkpoint(tmp_path / "b.ckpt", "k").due()
+
+
+@pytest.mark.parametrize("level", ["eps4", "clip_only"])
+def test_dp_sgd_target_resumes_byte_identical(tmp_path, monkeypatch, level):
+    """A DP-SGD target killed after 2 of 4 epochs and rerun: the same model, history and privacy
+    record (the accountant's steps, so the epsilon spent) as an uninterrupted run."""
+    from deepleak import dp
+
+    X, y = _data(n=160)
+    train = {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 4}
+    cfg = {"delta": 1e-5, "max_grad_norm": 1.0, "accountant": "rdp", "grad_sample_mode": "ghost"}
+
+    def fit(ckpt=None):
+        net = models.build_model({"arch": "fc", "hidden": [16], "activation": "tanh"}, 12, 5,
+                                 seed=1)
+        return dp.fit_private(net, X[:120], y[:120], X[120:], y[120:], train=train, dp=cfg,
+                              level=level, seed=3, checkpoint=ckpt)
+
+    ref_net, ref_history, ref_privacy = fit()
+    _kill_after(monkeypatch, dp, "train_epoch", 2)
+    with pytest.raises(Killed):
+        fit(Checkpoint(tmp_path / "model.pt.ckpt", "k"))
+    count = _kill_after(monkeypatch, dp, "train_epoch", None)
+    net, history, privacy = fit(Checkpoint(tmp_path / "model.pt.ckpt", "k"))
+    assert count["n"] == 2
+    assert _bytes(net.state_dict()) == _bytes(ref_net.state_dict())
+    assert history.equals(ref_history) and privacy == ref_privacy

@@ -65,8 +65,30 @@ def _generators(seed: int, device: torch.device) -> tuple[torch.Generator, torch
             torch.Generator(device=device).manual_seed(int(noise)))
 
 
+def train_epoch(model, optimizer, criterion, loader, epoch: int) -> int:
+    """One epoch of DP-SGD over the Poisson-sampled batches; returns the steps taken."""
+    model.train()
+    steps = 0
+    for xb, yb in loader:
+        optimizer.zero_grad(set_to_none=True)
+        loss = criterion(model(xb), yb)
+        if not math.isfinite(loss.item()) and len(xb):
+            raise training.TrainingDiverged(
+                f"the DP-SGD training loss became {loss.item()} (epoch {epoch}); lower "
+                f"the learning rate in dp.train")
+        with warnings.catch_warnings():
+            # Ghost clipping's backward hooks fire on the first layer, whose input needs no
+            # gradient: torch's warning says so, and it is expected.
+            warnings.filterwarnings("ignore", message="Full backward hook is firing")
+            loss.backward()
+        optimizer.step()
+        steps += 1
+    return steps
+
+
 def fit_private(net, X_train, y_train, X_test, y_test, *, train: dict, dp: dict, level: str,
-                seed: int, device: str = "cpu", noise_multiplier: float | None = None):
+                seed: int, device: str = "cpu", noise_multiplier: float | None = None,
+                checkpoint=None):
     """Train ``net`` by DP-SGD at privacy ``level`` (``eps<e>`` or ``clip_only``) and return
     (the unwrapped model, its per-epoch history, the privacy record).
 
@@ -83,6 +105,11 @@ def fit_private(net, X_train, y_train, X_test, y_test, *, train: dict, dp: dict,
     Purchase100 FC net it costs about 3x a plain epoch, where ``hooks`` (per-example gradients
     stored) cost about 50x. The history has the train / test loss and
     accuracy of every epoch (and before the first), and the accountant's epsilon spent so far.
+
+    ``checkpoint`` (deepleak/checkpoint.py): after every epoch, the model, the optimizer's moments,
+    the accountant's history of steps (so the epsilon spent goes on from there), the history and
+    the Poisson sampler's and the noise's generators; a rerun after a kill resumes and ends as an
+    uninterrupted run, byte for byte.
     """
     from opacus import PrivacyEngine
 
@@ -123,31 +150,31 @@ def fit_private(net, X_train, y_train, X_test, y_test, *, train: dict, dp: dict,
     sigma = float(optimizer.noise_multiplier)
     spent = lambda: engine.get_epsilon(dp["delta"]) if sigma > 0 else math.inf  # noqa: E731
     plain = unwrap(model)
-    rows, steps = [], 0
-    progress = Progress(log, "epoch", train["epochs"])
-    for epoch in range(train["epochs"] + 1):
+    rows, steps, first = [], 0, 0
+    # After make_private: it draws nothing, and the generators it was given are the ones restored.
+    saved = checkpoint.load([sampling, noise]) if checkpoint is not None else None
+    if saved is not None:
+        plain.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        engine.accountant.load_state_dict(saved["accountant"])
+        rows, steps, first = saved["history"], saved["steps"], saved["epoch"] + 1
+        log.info("resuming after epoch %d of %d (%s)", saved["epoch"], train["epochs"],
+                 checkpoint.path)
+    progress = Progress(log, "epoch", train["epochs"], resumed=max(first - 1, 0))
+    for epoch in range(first, train["epochs"] + 1):
         if epoch > 0:
-            model.train()
-            for xb, yb in loader:
-                optimizer.zero_grad(set_to_none=True)
-                loss = criterion(model(xb), yb)
-                if not math.isfinite(loss.item()) and len(xb):
-                    raise training.TrainingDiverged(
-                        f"the DP-SGD training loss became {loss.item()} (epoch {epoch}); lower "
-                        f"the learning rate in dp.train")
-                with warnings.catch_warnings():
-                    # Ghost clipping's backward hooks fire on the first layer, whose input needs
-                    # no gradient: torch's warning says so, and it is expected.
-                    warnings.filterwarnings("ignore", message="Full backward hook is firing")
-                    loss.backward()
-                optimizer.step()
-                steps += 1
+            steps += train_epoch(model, optimizer, criterion, loader, epoch)
         row = {"epoch": epoch}
         row["train_loss"], row["train_acc"] = training.evaluate(plain, Xtr, ytr)
         row["test_loss"], row["test_acc"] = training.evaluate(plain, Xte, yte)
         row["epsilon"] = spent() if epoch > 0 else 0.0
         rows.append(row)
         progress(epoch, **{k: v for k, v in row.items() if k != "epoch"})
+        if checkpoint is not None and epoch > 0:
+            checkpoint.save({"epoch": epoch, "model": plain.state_dict(),
+                             "optimizer": optimizer.state_dict(),
+                             "accountant": dict(engine.accountant.state_dict()),
+                             "history": rows, "steps": steps}, [sampling, noise])
     if hasattr(model, "remove_hooks"):
         model.remove_hooks()
     plain.eval()

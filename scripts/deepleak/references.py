@@ -75,17 +75,19 @@ def train_one(model_cfg: dict, in_features, n_classes: int, X, y, train: dict, s
 
 
 def train_private(model_cfg: dict, in_features, n_classes: int, X, y, X_out, y_out,
-                  train: dict, seed: int, private: dict, device: str = "cpu"):
+                  train: dict, seed: int, private: dict, device: str = "cpu", checkpoint=None):
     """One model trained by DP-SGD as the DP target is (deepleak/dp.py ``fit_private``):
     ``private`` = {"dp": the config's dp section, "level": the target's level, "noise_multiplier":
     the target's sigma}. Its history's test columns are on ``X_out`` (pool records it did not train
-    on). Returns (the model, its privacy record)."""
+    on). ``checkpoint``: resumed per epoch (``fit_private``). Returns (the model, its privacy
+    record)."""
     from deepleak import dp, models, training
 
     net = models.build_model(model_cfg, in_features, n_classes, seed=seed)
     net, _, privacy = dp.fit_private(net, X, y, X_out, y_out, train=train, dp=private["dp"],
                                      level=private["level"], seed=seed, device=device,
-                                     noise_multiplier=private["noise_multiplier"])
+                                     noise_multiplier=private["noise_multiplier"],
+                                     checkpoint=checkpoint)
     return net.to(training.resolve_device(device)).eval(), privacy
 
 
@@ -142,12 +144,10 @@ def statistics(model_cfg: dict, in_features, n_classes: int, X, y, mask: np.ndar
                 net = train_one(model_cfg, in_features, n_classes, X[pool[mask[k]]],
                                 y[pool[mask[k]]], train, seeds[k], device, inner)
             else:
-                # Resumed per model (the checkpoint below), not per epoch: Opacus's wrapped
-                # optimizer, accountant and samplers have no state_dict to save between epochs.
                 out = pool[~mask[k]]
                 net, privacy = train_private(model_cfg, in_features, n_classes, X[pool[mask[k]]],
                                              y[pool[mask[k]]], X[out], y[out], train, seeds[k],
-                                             private, device)
+                                             private, device, inner)
                 summary["privacy"].append(privacy)
             summary["train_seconds"] += time.perf_counter() - began
             summary["train_cpu_seconds"] += time.process_time() - began_cpu
