@@ -52,7 +52,7 @@ pipeline: install
 
 # Both lint first: CI runs `make test`, so a style error fails there, not in a reviewer's checkout.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 test-fast: lint
 	$(BIN)/python -m pytest -m "not e2e"

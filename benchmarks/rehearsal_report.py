@@ -116,8 +116,9 @@ def extrapolate(config: dict, jobs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run_times(run: Path) -> dict:
-    """Start and end of the run from Snakemake's logs (several when it was resumed)."""
+def run_times(run: Path, finished: bool) -> dict:
+    """Start and end of the run from Snakemake's logs (several when it was resumed); a run still
+    going ends now, when it is gathered."""
     stamps = []
     for log in sorted((run / ".snakemake/log").glob("*.snakemake.log")):
         for line in log.read_text().splitlines():
@@ -125,8 +126,9 @@ def run_times(run: Path) -> dict:
                 stamps.append(datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y"))
     if not stamps:
         return {}
-    return {"start": min(stamps).isoformat(), "end": max(stamps).isoformat(),
-            "wall_hours": (max(stamps) - min(stamps)).total_seconds() / 3600}
+    end = max(stamps) if finished else datetime.now().replace(microsecond=0)
+    return {"start": min(stamps).isoformat(), "end": end.isoformat(),
+            "wall_hours": (end - min(stamps)).total_seconds() / 3600}
 
 
 def main() -> None:
@@ -152,7 +154,7 @@ def main() -> None:
                             capture_output=True).stdout.strip()
     info = {"commit": commit, "cores": args.cores, "finished": table.exists(),
             "command": "snakemake --cores 2 --configfile " + " ".join(CONFIGFILES) + " -- table8",
-            **run_times(run)}
+            **run_times(run, table.exists())}
     (out / "run.json").write_text(json.dumps(info, indent=1) + "\n")
     print(f"wrote {out}: {len(jobs)} jobs, table8 {'found' if table.exists() else 'not yet'}")
 

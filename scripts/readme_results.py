@@ -143,7 +143,8 @@ def rehearsal_section(folder: Path) -> str:
 
     info = json.loads((folder / "run.json").read_text())
     state = (f"finished after {info['wall_hours']:.1f} hours" if info["finished"]
-             else f"still running when gathered, {info['wall_hours']:.1f} hours in")
+             else f"still running when gathered at {info['end'][11:16]}, "
+                  f"{info['wall_hours']:.1f} hours in")
     lines = [f"Run at commit {info['commit']} on {info['cores']} CPU cores, started "
              f"{info['start'][:16].replace('T', ' ')} UTC, {state} (`{info['command']}`).", ""]
     models = _csv(folder / "targets.csv")
