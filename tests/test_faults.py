@@ -12,7 +12,6 @@ from __future__ import annotations
 import filecmp
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
+from workdir import env, fresh_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -47,12 +47,8 @@ def _command(*args):
             "faults.yaml"]
 
 
-def _env(work):
-    return {**os.environ, "PYTHONPATH": str(work / "scripts")}
-
-
 def snakemake(work, *args):
-    out = subprocess.run(_command(*args), cwd=work, capture_output=True, text=True, env=_env(work))
+    out = subprocess.run(_command(*args), cwd=work, capture_output=True, text=True, env=env(work))
     return out.returncode, out.stdout + out.stderr
 
 
@@ -60,7 +56,7 @@ def start(work, *args, name):
     """A run in its own session (so that the whole of it can be killed at once)."""
     out = open(work / f"{name}.out", "w")
     proc = subprocess.Popen(_command(*args), cwd=work, stdout=out, stderr=subprocess.STDOUT,
-                            env=_env(work), start_new_session=True)
+                            env=env(work), start_new_session=True)
     proc.output = work / f"{name}.out"
     return proc
 
@@ -86,18 +82,15 @@ def session_processes(sid):
     return alive
 
 
-def fresh_copy(dest):
-    dest.mkdir()
-    for name in ("Snakefile", "workflow", "scripts", "config"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+def faults_copy(dest):
+    fresh_copy(dest)
     (dest / "faults.yaml").write_text(yaml.safe_dump(OVERRIDE))
     return dest
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    work = fresh_copy(tmp_path_factory.mktemp("faults") / "reference")
+    work = faults_copy(tmp_path_factory.mktemp("faults") / "reference")
     rc, said = snakemake(work, "--cores", "2")
     assert rc == 0, said[-3000:]
     return work
@@ -106,7 +99,7 @@ def reference(tmp_path_factory):
 @pytest.fixture(scope="module")
 def faulted(tmp_path_factory):
     """The faulted run, step by step; returns (its folder, what each step said)."""
-    work = fresh_copy(tmp_path_factory.mktemp("faults") / "faulted")
+    work = faults_copy(tmp_path_factory.mktemp("faults") / "faulted")
     said = {}
     first = start(work, "--cores", "2", name="first")
     # 1. A second run of the same DAG while the first holds the lock: the README's recovery
@@ -233,7 +226,7 @@ def test_a_configured_dataset_path_without_the_files_is_named(tmp_path):
         {"datasets": {"fashion_mnist": {"path": "empty"}}}))
     out = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1",
                           "results/fashion_mnist/dataset.npz", "--configfile", "config/test.yaml",
-                          "faults.yaml"], cwd=work, capture_output=True, text=True, env=_env(work))
+                          "faults.yaml"], cwd=work, capture_output=True, text=True, env=env(work))
     said = out.stdout + out.stderr
     assert out.returncode != 0
     assert "points at empty, which holds no" in said and "Traceback" not in said, said[-3000:]

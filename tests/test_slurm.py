@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workdir import env, fresh_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tools/slurm_single_node.sh"
@@ -62,26 +63,13 @@ def cannot_run() -> str | None:
     return None
 
 
-def fresh_copy(dest):
-    dest.mkdir()
-    for name in ("Snakefile", "workflow", "scripts", "config"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
-    return dest
-
-
 def _command(*args):
     return [sys.executable, "-m", "snakemake", TARGET, *args, "--configfile", "config/test.yaml",
             "node.yaml"]
 
 
-def _env(work):
-    # The copy's own library first; the SLURM jobs inherit it (the plugin submits --export=ALL).
-    return {**os.environ, "PYTHONPATH": str(work / "scripts")}
-
-
 def snakemake(work, *args):
-    out = subprocess.run(_command(*args), cwd=work, capture_output=True, text=True, env=_env(work))
+    out = subprocess.run(_command(*args), cwd=work, capture_output=True, text=True, env=env(work))
     return out.returncode, out.stdout + out.stderr
 
 
@@ -130,12 +118,12 @@ def runs(cluster, tmp_path_factory):
     # starting each job's snakemake, so the two together take little longer than the SLURM run.
     local_run = subprocess.Popen(_command("--cores", "2"), cwd=local,
                                  stdout=open(local / "local.out", "w"), stderr=subprocess.STDOUT,
-                                 env=_env(local))
+                                 env=env(local))
 
     # 1. Submit, and kill the submitting snakemake (its whole session) while a training job runs.
     log = open(work / "first.out", "w")
     proc = subprocess.Popen(_command(*SUBMIT), cwd=work, stdout=log, stderr=subprocess.STDOUT,
-                            env=_env(work), start_new_session=True)
+                            env=env(work), start_new_session=True)
     deadline = time.monotonic() + 240
     while not any(j["state"] == "RUNNING" and j["comment"].startswith("rule_train_model")
                   for j in squeue(work)):

@@ -1,12 +1,11 @@
 """End to end: the whole DAG on config/test.yaml, twice from scratch, with byte-identical tables."""
 import filecmp
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from workdir import env, fresh_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -15,17 +14,7 @@ pytestmark = pytest.mark.e2e
 def snakemake(workdir, *args):
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/test.yaml",
            *args]
-    # The copy's own library first, whatever else is installed.
-    env = {**os.environ, "PYTHONPATH": str(workdir / "scripts")}
-    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env)
-
-
-def fresh_copy(dest):
-    dest.mkdir()
-    for name in ("Snakefile", "workflow", "scripts", "config"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
-    return dest
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env(workdir))
 
 
 @pytest.fixture(scope="module")
