@@ -39,6 +39,7 @@ from torch import nn
 
 from deepleak import features as feature_lib
 from deepleak import gradients, metrics, training
+from deepleak.checkpoint import resume
 from deepleak.progress import Progress
 from deepleak.variants import AttackFeatures
 
@@ -358,14 +359,11 @@ def fit_supervised(train_inputs: dict[str, np.ndarray], train_member: np.ndarray
     select = SELECTIONS[hp["selection"]]
     best = (-np.inf, None, -1)
     history, first = [], 1
-    saved = checkpoint.load([gen]) if checkpoint is not None else None
+    saved = resume(checkpoint, [gen], what="epoch", total=hp["epochs"], model=model,
+                   optimizer=opt)
     if saved is not None:
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["optimizer"])
         history, first = saved["history"], saved["epoch"] + 1
         best = (saved["best_value"], saved["best_model"], saved["best_epoch"])
-        log.info("resuming the attack model after epoch %d of %d (%s)", saved["epoch"],
-                 hp["epochs"], checkpoint.path)
     progress = Progress(log, "attack epoch", hp["epochs"], resumed=first - 1)
     for epoch in range(first, hp["epochs"] + 1):
         train_mse = train_epoch(model, opt, tr, member_idx, nonmember_idx, hp["batch_size"], gen)

@@ -49,6 +49,7 @@ from torch import nn
 from torch.func import functional_call
 
 from deepleak import optim, training
+from deepleak.checkpoint import resume
 
 log = logging.getLogger(__name__)
 
@@ -383,13 +384,10 @@ def fit(stack: Stack, pool: Pool, train: dict, generators: Sequence[torch.Genera
     opt = make_optimizer(stack, train)
     milestones = sorted(train.get("lr_milestones") or [])
     rows, first = [], 1
-    saved = checkpoint.load(generators) if checkpoint is not None else None
+    saved = resume(checkpoint, generators, what="epoch", total=train["epochs"], stack=stack,
+                   optimizer=opt)
     if saved is not None:
-        stack.load_state_dict(saved["stack"])
-        opt.load_state_dict(saved["optimizer"])
         rows, first = list(saved["losses"]), saved["epoch"] + 1
-        log.info("resuming %d batched models after epoch %d (%s)", len(stack), saved["epoch"],
-                 checkpoint.path)
     for epoch in range(first, train["epochs"] + 1):
         rows.append(train_epoch(stack, opt, pool, train["batch_size"], generators, augment))
         if epoch in milestones:  # MultiStepLR: the lr after this epoch

@@ -107,6 +107,22 @@ def _restore_random_states(states: dict, generators: Sequence[torch.Generator]) 
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
+def resume(checkpoint: Checkpoint | None, generators: Sequence[torch.Generator] = (), *,
+           what: str, total: int, **stateful) -> dict | None:
+    """The state a loop saved in ``checkpoint`` (None: no checkpoint, or none this job can
+    resume), with the random states and ``generators`` put back and each of ``stateful`` (name ->
+    an object with ``load_state_dict``: the model, the optimizer, ...) loaded from the saved entry
+    of that name. ``what`` names the loop's unit, which is also the key of the last one done
+    ("epoch", "round"); the resume is logged as "resuming after epoch 3 of 30 (<path>)"."""
+    saved = checkpoint.load(generators) if checkpoint is not None else None
+    if saved is None:
+        return None
+    for name, obj in stateful.items():
+        obj.load_state_dict(saved[name])
+    log.info("resuming after %s %d of %d (%s)", what, saved[what], total, checkpoint.path)
+    return saved
+
+
 class Checkpoint:
     """The resumable state of one loop of one job, in one file.
 

@@ -34,6 +34,7 @@ import torch
 
 from deepleak import training
 from deepleak.audit import level_epsilon
+from deepleak.checkpoint import resume
 from deepleak.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -152,14 +153,10 @@ def fit_private(net, X_train, y_train, X_test, y_test, *, train: dict, dp: dict,
     plain = unwrap(model)
     rows, steps, first = [], 0, 0
     # After make_private: it draws nothing, and the generators it was given are the ones restored.
-    saved = checkpoint.load([sampling, noise]) if checkpoint is not None else None
+    saved = resume(checkpoint, [sampling, noise], what="epoch", total=train["epochs"], model=plain,
+                   optimizer=optimizer, accountant=engine.accountant)
     if saved is not None:
-        plain.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        engine.accountant.load_state_dict(saved["accountant"])
         rows, steps, first = saved["history"], saved["steps"], saved["epoch"] + 1
-        log.info("resuming after epoch %d of %d (%s)", saved["epoch"], train["epochs"],
-                 checkpoint.path)
     progress = Progress(log, "epoch", train["epochs"], resumed=max(first - 1, 0))
     for epoch in range(first, train["epochs"] + 1):
         if epoch > 0:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from deepleak import gradients, models, optim
+from deepleak.checkpoint import resume
 from deepleak.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -183,13 +184,10 @@ def fit(net, X_train, y_train, X_test, y_test, *, train: dict, seed: int, device
     milestones = train.get("lr_milestones") or []
     augment = augmentation(train.get("augment", "none"))
     rows, first = [], 0
-    saved = checkpoint.load([generator]) if checkpoint is not None else None
+    saved = resume(checkpoint, [generator], what="epoch", total=train["epochs"], model=net,
+                   optimizer=opt)
     if saved is not None:
-        net.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["optimizer"])
         rows, first = saved["history"], saved["epoch"] + 1
-        log.info("resuming after epoch %d of %d (%s)", saved["epoch"], train["epochs"],
-                 checkpoint.path)
     progress = Progress(log, "epoch", train["epochs"], resumed=max(first - 1, 0))
     for epoch in range(first, train["epochs"] + 1):
         batch_loss = {}
