@@ -92,15 +92,22 @@ def _bytes(path) -> int:
     return p.stat().st_size if p.is_file() else 0
 
 
+@functools.cache
+def audit_mem_estimate_mb() -> float:
+    """The audit jobs' memory estimate, from the user's files' sizes: measured once per plan (an
+    image folder is walked once, not once per job)."""
+    return dl_resources.audit_mem_mb(
+        _bytes(AUDIT["model"]["state_dict"]),
+        _bytes(AUDIT["data"].get("npz") or AUDIT["data"].get("image_folder")))
+
+
 def audit_resources(gpu: bool):
     """`resources:` of an audit job: audit.resources, or a memory estimate from the sizes of the
     user's state_dict and data (deepleak/resources.py audit_mem_mb), times the attempt and at most
     node_mem_mb; gpu=1 for the jobs that run the model on a GPU (device not cpu)."""
 
     def mem_mb(wildcards, attempt):
-        mb = AUDIT["resources"]["mem_mb"] or dl_resources.audit_mem_mb(
-            _bytes(AUDIT["model"]["state_dict"]),
-            _bytes(AUDIT["data"].get("npz") or AUDIT["data"].get("image_folder")))
+        mb = AUDIT["resources"]["mem_mb"] or audit_mem_estimate_mb()
         return min(int(math.ceil(mb * attempt / 100) * 100), config["node_mem_mb"])
 
     return {"mem_mb": mem_mb,
