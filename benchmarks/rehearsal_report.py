@@ -46,7 +46,10 @@ CONFIGFILES = ["config/paper.yaml", "config/rehearsal.yaml"]
 MEASURED = "gradients_1"  # the attack whose measured time the others are scaled from
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]")
 # deepleak/progress.py's line: "attack epoch 7/100: ...; 0:41:10 elapsed, about ... left"
+# The clock restarts when a job resumes from its checkpoint (deepleak/checkpoint.py's "resuming
+# after epoch 37 of 100"): the epochs it timed are the ones after that.
 EPOCH = re.compile(r"attack epoch (\d+)/(\d+): .*; (\d+):(\d\d):(\d\d) elapsed")
+RESUMED = re.compile(r"resuming after epoch (\d+) of")
 
 
 def finished_attacks(run: Path, datasets: list[str]) -> pd.DataFrame:
@@ -79,12 +82,19 @@ def in_progress(run: Path, datasets: list[str]) -> pd.DataFrame:
             rep = log.parent.name
             if (run / f"results/{d}/standalone/{rep}/attacks/{attack}/metrics.json").exists():
                 continue
-            last = [m for m in map(EPOCH.search, log.read_text().splitlines()) if m]
-            if not last:
+            last, resumed = None, 0
+            for line in log.read_text().splitlines():
+                if m := RESUMED.search(line):
+                    last, resumed = None, int(m.group(1))
+                elif m := EPOCH.search(line):
+                    last = tuple(map(int, m.groups()))
+            if last is None or last[0] <= resumed:
                 continue
-            done, total, h, mi, sec = map(int, last[-1].groups())
-            per_epoch = (3600 * h + 60 * mi + sec) / done
-            rows.append({"dataset": d, "attack": attack, "epochs_done": done, "epochs": total,
+            done, total, h, mi, sec = last
+            per_epoch = (3600 * h + 60 * mi + sec) / (done - resumed)
+            rows.append({"dataset": d, "attack": attack,
+                         "description": variants.variant_of(attack)[0].description,
+                         "epochs_done": done, "epochs": total,
                          "seconds_per_epoch": per_epoch,
                          "projected_hours": per_epoch * total / 3600})
     return pd.DataFrame(rows)

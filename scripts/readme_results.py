@@ -177,7 +177,7 @@ def rehearsal_section(folder: Path) -> str:
         lines += ["Attack models still training when gathered, projected from their epochs so far:",
                   "", "| Dataset | Attack | Epochs done | Seconds per epoch | Projected hours |",
                   "|---|---|---|---|---|"]
-        lines += [f"| {r['dataset']} | {r['attack']} | {r['epochs_done']} / {r['epochs']} | "
+        lines += [f"| {r['dataset']} | {r['description']} | {r['epochs_done']} / {r['epochs']} | "
                   f"{r['seconds_per_epoch']:.0f} | {r['projected_hours']:.1f} |"
                   for _, r in running.iterrows()]
         lines.append("")

@@ -31,8 +31,15 @@ def test_a_running_attack_is_read_from_its_progress_lines(tmp_path, monkeypatch,
     done.mkdir(parents=True)
     (done / "metrics.json").write_text("{}")
     (logs / "attack_black_box.log").write_text("\n".join(caplog.messages) + "\n")
+    resumed = logs / "attack_gradients_2.log"  # killed after 40 epochs, resumed, 3 more timed
+    resumed.write_text("... attack epoch 40/100: train_mse 0.1; 1:00:00 elapsed, ...\n"
+                       "... resuming after epoch 40 of 100 (scores.npz.ckpt)\n"
+                       + "\n".join(caplog.messages).replace("epoch 3/", "epoch 43/") + "\n")
     rows = report.in_progress(tmp_path, ["texas100"])
+    assert rows.set_index("attack").loc["gradients_2", "seconds_per_epoch"] == 90.0
+    rows = rows[rows["attack"] == "gradients_1"]
     assert rows.to_dict("records") == [{"dataset": "texas100", "attack": "gradients_1",
+                                        "description": "White-box: last-layer gradient",
                                         "epochs_done": 3, "epochs": 100,
                                         "seconds_per_epoch": 90.0, "projected_hours": 2.5}]
 
