@@ -49,7 +49,8 @@ STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]")
 # The clock restarts when a job resumes from its checkpoint (deepleak/checkpoint.py's "resuming
 # after epoch 37 of 100"): the epochs it timed are the ones after that.
 EPOCH = re.compile(r"attack epoch (\d+)/(\d+): .*; (\d+):(\d\d):(\d\d) elapsed")
-RESUMED = re.compile(r"resuming after epoch (\d+) of")
+# Runs from before deepleak/checkpoint.py resume() logged "resuming the attack model after ...".
+RESUMED = re.compile(r"resuming (?:the attack model )?after epoch (\d+) of")
 
 
 def finished_attacks(run: Path, datasets: list[str]) -> pd.DataFrame:
