@@ -23,6 +23,11 @@ ALLOWED = {
                                         "test records leave few per class of 100)",
     "metrics.n_bootstrap": "bootstrap resamples",
     "calibrated.population": "RMIA's population records (the generated archives hold 1,200)",
+    # Reference models: the same code path at any count; 4 is the fewest LiRA online takes (two
+    # IN and two OUT per record). The paper profile's 64 (calibrated) and 16 per privacy level
+    # (dp) would make the smoke run train 2 x 64 + 2 x 4 x 16 models to check that one path.
+    "calibrated.references": "reference models per target",
+    "dp.references": "DP-SGD reference models per privacy level",
     # Epochs and rounds.
     "datasets.*.train.epochs": "training epochs",
     "finetune.train.epochs": "fine-tuning epochs",
