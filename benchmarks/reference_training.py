@@ -81,8 +81,38 @@ def main():
           f"{best_training['batched']:.1f} s, ratio "
           f"{best_training['sequential'] / best_training['batched']:.2f}")
     print(f"  largest difference of their statistics: {diff:.2e}")
+    # The ceiling of any batching: both variants do the same multiply-adds, so batched / sequential
+    # can be at most the machine's best float32 matrix-product rate over the rate sequential
+    # training already reaches.
+    macs = training_macs(cfg["model"], width, 100) * n_train * args.epochs * args.models
+    achieved = macs / best_training["sequential"] / 1e9
+    peak = gemm_rate(clock) / 1e9
+    print(f"  multiply-adds of training: {macs / 1e9:.0f} G; sequential reaches "
+          f"{achieved:.1f} GMAC/s, a large float32 matrix product {peak:.1f} GMAC/s on "
+          f"{args.threads} thread(s): no batching of the same arithmetic can be more than "
+          f"{peak / achieved:.2f}x faster here")
     print(f"  load average (1, 5, 15 min) before {load_before}, after {load_after}; "
           f"{os.cpu_count()} CPUs")
+
+
+def training_macs(model_cfg: dict, width: int, n_classes: int) -> int:
+    """Multiply-adds of one training step per record of the FC model: the forward pass, and the
+    backward pass's weight gradients and input gradients (none for the first layer's input)."""
+    widths = [width, *model_cfg["hidden"], n_classes]
+    forward = sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    return forward + 2 * forward - widths[0] * widths[1]
+
+
+def gemm_rate(clock, n: int = 2048, repeats: int = 5) -> float:
+    """Multiply-adds per second of the best of ``repeats`` n x n float32 matrix products."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = clock()
+        torch.mm(a, b)
+        best = min(best, clock() - start)
+    return n ** 3 / best
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ in the checkout ``--run`` and writes
 - ``progress.csv``: each attack model still training, its epochs done and the time per epoch so
   far, and its projected time for all of them;
 - ``jobs.csv``: every finished job's wall and CPU seconds and peak resident memory, from
-  Snakemake's benchmark files (deepleak/rule_costs.py);
+  Snakemake's benchmark files (deepleak/rule_costs.py), and for an attack model the epochs those
+  seconds cover (a job resumed from its checkpoint was timed from the resume on);
 - ``extrapolated.csv``: the stand-alone attacks the rehearsal did not run (Tables III-VI's
   variants), each dataset's time on one core extrapolated from the measured last-layer gradient
   attack by the resource model's ratio of their work (deepleak/resources.py, which counts each
@@ -101,6 +102,28 @@ def in_progress(run: Path, datasets: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def epochs_timed(run: Path, jobs: pd.DataFrame) -> pd.DataFrame:
+    """``jobs`` with each attack job's epochs and the first of them its benchmark file timed.
+
+    Snakemake times a job's last attempt only: an attack model resumed from its checkpoint after
+    epoch r of T was timed over epochs r+1 to T, which its log (rewritten by every attempt) says.
+    """
+    first, total = [], []
+    for file in jobs["file"]:
+        log = run / "logs" / Path(file).with_suffix(".log")
+        resumed, epochs = 0, None
+        if Path(file).stem.startswith("attack_") and log.exists():
+            for line in log.read_text().splitlines():
+                if m := RESUMED.search(line):
+                    resumed = int(m.group(1))
+                elif m := EPOCH.search(line):
+                    epochs = int(m.group(2))
+        first.append(resumed + 1 if epochs else None)
+        total.append(epochs)
+    return jobs.assign(first_epoch_timed=pd.array(first, dtype="Int64"),
+                       epochs=pd.array(total, dtype="Int64"))
+
+
 def extrapolate(config: dict, jobs: pd.DataFrame) -> pd.DataFrame:
     """Per dataset and stand-alone attack not measured: hours on one core, scaled from the
     measured MEASURED attack by the resource model's work ratio, and the model's memory."""
@@ -113,7 +136,12 @@ def extrapolate(config: dict, jobs: pd.DataFrame) -> pd.DataFrame:
         if done.empty:
             continue
         base = resources.estimate(config, f"attack_{MEASURED}", {"dataset": dataset})
-        scale = float(done["cpu_seconds"].iloc[0]) / base.cpu_core_s
+        measured = done.iloc[0]
+        cpu = float(measured["cpu_seconds"])
+        if pd.notna(measured["epochs"]):  # a resumed job was timed from its resume on: scale up
+            epochs, first = int(measured["epochs"]), int(measured["first_epoch_timed"])
+            cpu *= epochs / (epochs - first + 1)
+        scale = cpu / base.cpu_core_s
         ran = set(jobs.loc[jobs["dataset"] == dataset, "step"])
         for rule, (attack,) in groups.items():
             if f"standalone/attack_{rule}" in ran:
@@ -153,7 +181,7 @@ def main() -> None:
     table = run / "results/tables/table8.csv"
     if table.exists():
         shutil.copyfile(table, out / "table8.csv")
-    jobs = rule_costs.read(run / "benchmarks")
+    jobs = epochs_timed(run, rule_costs.read(run / "benchmarks"))
     jobs.sort_values(["dataset", "step"]).round(1).to_csv(out / "jobs.csv", index=False)
     config = resources.profile_config(run, CONFIGFILES)
     datasets = config["standalone"]["datasets"]

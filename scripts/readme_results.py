@@ -184,10 +184,14 @@ def rehearsal_section(folder: Path) -> str:
     jobs = _csv(folder / "jobs.csv")
     if not jobs.empty:
         lines += ["Time and peak memory per job (Snakemake's benchmark files; wall seconds include "
-                  "waiting for a core while other work ran):", "",
-                  "| Dataset | Step | Wall s | CPU s | Peak memory (MB) |", "|---|---|---|---|---|"]
+                  "waiting for a core while other work ran; Snakemake times a job's last "
+                  "attempt, so an attack model resumed from its checkpoint is timed from its "
+                  "resume on):", "",
+                  "| Dataset | Step | Wall s | CPU s | Epochs timed | Peak memory (MB) |",
+                  "|---|---|---|---|---|---|"]
         lines += [f"| {r['dataset']} | {r['step']} | {r['seconds']:,.0f} | "
-                  f"{r['cpu_seconds']:,.0f} | {r['max_rss_mb']:,.0f} |" for _, r in jobs.iterrows()]
+                  f"{r['cpu_seconds']:,.0f} | {_epochs_timed(r)} | {r['max_rss_mb']:,.0f} |"
+                  for _, r in jobs.iterrows()]
         lines.append("")
     more = _csv(folder / "extrapolated.csv")
     if not more.empty:
@@ -201,6 +205,14 @@ def rehearsal_section(folder: Path) -> str:
                   f"{r['core_hours']:.1f} | {r['mem_mb'] / 1024:.1f} |" for _, r in more.iterrows()]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _epochs_timed(job) -> str:
+    """An attack job's timed epochs (rehearsal_report.py's jobs.csv), blank for other jobs."""
+    if pd.isna(job.get("epochs", float("nan"))):
+        return ""
+    first, last = int(job["first_epoch_timed"]), int(job["epochs"])
+    return f"all {last}" if first == 1 else f"{first}–{last} of {last} (resumed)"
 
 
 def _replace(text: str, begin: str, end: str, body: str) -> str:

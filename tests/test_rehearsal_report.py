@@ -46,8 +46,9 @@ def test_a_running_attack_is_read_from_its_progress_lines(tmp_path, monkeypatch,
 
 def test_the_attacks_not_run_are_scaled_from_the_measured_one():
     config = resources.profile_config(ROOT, report.CONFIGFILES)
-    jobs = pd.DataFrame([{"step": f"standalone/attack_{a}", "dataset": d, "cpu_seconds": s}
-                         for d in ("purchase100", "texas100")
+    jobs = pd.DataFrame([{"step": f"standalone/attack_{a}", "dataset": d, "cpu_seconds": s,
+                          "first_epoch_timed": first, "epochs": 100}
+                         for d, first in (("purchase100", 1), ("texas100", 1))
                          for a, s in (("gradients_1", 7200.0), ("black_box", 60.0),
                                       ("white_box_outputs", 90.0))])
     more = report.extrapolate(config, jobs).set_index(["dataset", "attack"])
@@ -60,3 +61,30 @@ def test_the_attacks_not_run_are_scaled_from_the_measured_one():
     assert abs(g2["core_hours"] - 2.0 * g2["work_vs_measured"]) < 1e-9
     assert more.loc[("texas100", "gradients_all_outputs_all"), "core_hours"] > \
         more.loc[("texas100", "gradients_2"), "core_hours"]
+
+
+def test_a_resumed_attack_is_timed_over_the_epochs_after_its_resume(tmp_path):
+    """Snakemake's benchmark file times a job's last attempt only: a gradient attack resumed
+    after epoch 75 of 100 and timed at 1,800 CPU-s cost 7,200 CPU-s in all, and the attacks
+    scaled from it are scaled from that."""
+    logs = tmp_path / "logs/purchase100/standalone/r0"
+    logs.mkdir(parents=True)
+    (logs / "attack_gradients_1.log").write_text(
+        "... resuming after epoch 75 of 100 (scores.npz.ckpt)\n"
+        "... attack epoch 76/100: train_mse 0.1; 0:01:12 elapsed, about 0:30:00 left\n")
+    (logs / "train_target.log").write_text("... epoch 100/100: ...\n")
+    jobs = pd.DataFrame([
+        {"step": "standalone/attack_gradients_1", "dataset": "purchase100",
+         "file": "purchase100/standalone/r0/attack_gradients_1.tsv", "cpu_seconds": 1800.0},
+        {"step": "standalone/train_target", "dataset": "purchase100",
+         "file": "purchase100/standalone/r0/train_target.tsv", "cpu_seconds": 500.0}])
+    jobs = report.epochs_timed(tmp_path, jobs)
+    assert jobs["first_epoch_timed"].tolist() == [76, pd.NA]
+    assert jobs["epochs"].tolist() == [100, pd.NA]
+    config = resources.profile_config(ROOT, report.CONFIGFILES)
+    resumed = report.extrapolate(config, jobs).set_index(["dataset", "attack"])
+    whole = report.extrapolate(config, jobs.assign(
+        cpu_seconds=[7200.0, 500.0], first_epoch_timed=pd.array([1, None], dtype="Int64")))
+    assert resumed["core_hours"].tolist() == whole["core_hours"].tolist()
+    g2 = resumed.loc[("purchase100", "gradients_2")]
+    assert abs(g2["core_hours"] - 2.0 * g2["work_vs_measured"]) < 1e-9
