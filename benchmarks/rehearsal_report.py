@@ -14,8 +14,9 @@ in the checkout ``--run`` and writes
 - ``progress.csv``: each attack model still training, its epochs done and the time per epoch so
   far, and its projected time for all of them;
 - ``jobs.csv``: every finished job's wall and CPU seconds and peak resident memory, from
-  Snakemake's benchmark files (deepleak/rule_costs.py), and for an attack model the epochs those
-  seconds cover (a job resumed from its checkpoint was timed from the resume on);
+  Snakemake's benchmark files (deepleak/rule_costs.py), the threads it ran with (Snakemake's log;
+  ``--set-threads`` may raise them for a job resumed alone), and for an attack model the epochs
+  those seconds cover (a job resumed from its checkpoint was timed from the resume on);
 - ``extrapolated.csv``: the stand-alone attacks the rehearsal did not run (Tables III-VI's
   variants), each dataset's time on one core extrapolated from the measured last-layer gradient
   attack by the resource model's ratio of their work (deepleak/resources.py, which counts each
@@ -50,6 +51,11 @@ STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]")
 # The clock restarts when a job resumes from its checkpoint (deepleak/checkpoint.py's "resuming
 # after epoch 37 of 100"): the epochs it timed are the ones after that.
 EPOCH = re.compile(r"attack epoch (\d+)/(\d+): .*; (\d+):(\d\d):(\d\d) elapsed")
+# Snakemake's log: a job's block starts with "rule x:" (or "localrule x:") and lists its
+# "benchmark:" file and, above one thread, its "threads:".
+JOB_BLOCK = re.compile(r"^(?=(?:local)?rule \w+:$)", re.M)
+BENCHMARK = re.compile(r"^\s+benchmark: (\S+)$", re.M)
+THREADS = re.compile(r"^\s+threads: (\d+)$", re.M)
 # Runs from before deepleak/checkpoint.py resume() logged "resuming the attack model after ...".
 RESUMED = re.compile(r"resuming (?:the attack model )?after epoch (\d+) of")
 
@@ -124,6 +130,18 @@ def epochs_timed(run: Path, jobs: pd.DataFrame) -> pd.DataFrame:
                        epochs=pd.array(total, dtype="Int64"))
 
 
+def job_threads(run: Path, jobs: pd.DataFrame) -> pd.DataFrame:
+    """``jobs`` with the threads each job's last attempt ran with, from Snakemake's own logs (a
+    job's block names its benchmark file; ``threads:`` is printed only above one)."""
+    threads = {}
+    for log in sorted((run / ".snakemake/log").glob("*.snakemake.log")):  # oldest first
+        for block in JOB_BLOCK.split(log.read_text()):
+            if m := BENCHMARK.search(block):
+                bench = m.group(1).removeprefix("benchmarks/")
+                threads[bench] = int(t.group(1)) if (t := THREADS.search(block)) else 1
+    return jobs.assign(threads=[threads.get(f, 1) for f in jobs["file"]])
+
+
 def extrapolate(config: dict, jobs: pd.DataFrame) -> pd.DataFrame:
     """Per dataset and stand-alone attack not measured: hours on one core, scaled from the
     measured MEASURED attack by the resource model's work ratio, and the model's memory."""
@@ -181,7 +199,7 @@ def main() -> None:
     table = run / "results/tables/table8.csv"
     if table.exists():
         shutil.copyfile(table, out / "table8.csv")
-    jobs = epochs_timed(run, rule_costs.read(run / "benchmarks"))
+    jobs = job_threads(run, epochs_timed(run, rule_costs.read(run / "benchmarks")))
     jobs.sort_values(["dataset", "step"]).round(1).to_csv(out / "jobs.csv", index=False)
     config = resources.profile_config(run, CONFIGFILES)
     datasets = config["standalone"]["datasets"]

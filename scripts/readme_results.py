@@ -187,9 +187,9 @@ def rehearsal_section(folder: Path) -> str:
                   "waiting for a core while other work ran; Snakemake times a job's last "
                   "attempt, so an attack model resumed from its checkpoint is timed from its "
                   "resume on):", "",
-                  "| Dataset | Step | Wall s | CPU s | Epochs timed | Peak memory (MB) |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {r['dataset']} | {r['step']} | {r['seconds']:,.0f} | "
+                  "| Dataset | Step | Threads | Wall s | CPU s | Epochs timed | Peak memory (MB) |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['dataset']} | {r['step']} | {r.get('threads', 1)} | {r['seconds']:,.0f} | "
                   f"{r['cpu_seconds']:,.0f} | {_epochs_timed(r)} | {r['max_rss_mb']:,.0f} |"
                   for _, r in jobs.iterrows()]
         lines.append("")

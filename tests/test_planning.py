@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from deepleak import resources
+from deepleak import resources, variants
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ["config.yaml", "test.yaml", "paper.yaml"]
@@ -55,6 +55,28 @@ def test_every_job_asks_for_what_the_resource_model_estimates(dry_run):
     else:
         assert gpu_rules <= {"train_model", "train_finetune", "extract_features",
                              "finetune_features"}
+
+
+def test_a_dataset_no_table_of_the_paper_reads_trains_only_the_attacks_asked_of_it(dry_run):
+    """Grouped attack jobs train every variant of their group: right for the datasets of the
+    paper's tables, wasted on one only the calibrated and DP stages use (the default profile's
+    purchase100_small, asked for the black-box and last-layer gradient attacks): it gets one job
+    per attack."""
+    profile, out = dry_run
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    config = resources.profile_config(ROOT, f"config/{profile}")
+    n = len(config["standalone"]["knowledge_fractions"])
+    groups = {f"attack_{g}" for g in variants.attack_groups(n)}
+    single = {f"attack_{a}" for a in variants.attack_groups(n, per_attack=True)}
+    by_dataset = {}
+    for job in resources.planned_jobs(out.stdout + out.stderr):
+        if job["rule"] in groups | single:
+            by_dataset.setdefault(job["wildcards"]["dataset"], set()).add(job["rule"])
+    for dataset, rules in by_dataset.items():
+        assert rules <= (groups if dataset in config["standalone"]["datasets"] else single), \
+            (dataset, rules)
+    if profile == "config.yaml":
+        assert by_dataset["purchase100_small"] == {"attack_black_box", "attack_gradients_1"}
 
 
 def test_slurm_profile_takes_resources_from_the_rules():

@@ -88,3 +88,25 @@ def test_a_resumed_attack_is_timed_over_the_epochs_after_its_resume(tmp_path):
     assert resumed["core_hours"].tolist() == whole["core_hours"].tolist()
     g2 = resumed.loc[("purchase100", "gradients_2")]
     assert abs(g2["core_hours"] - 2.0 * g2["work_vs_measured"]) < 1e-9
+
+
+def test_each_job_gets_the_threads_of_its_last_attempt(tmp_path):
+    """A job resumed with --set-threads shows the threads of the attempt its benchmark timed;
+    Snakemake prints "threads:" only above one."""
+    logs = tmp_path / ".snakemake/log"
+    logs.mkdir(parents=True)
+    block = ("{kind}rule attack_gradients_1:\n"
+             "    benchmark: benchmarks/purchase100/standalone/r0/attack_gradients_1.tsv\n"
+             "    wildcards: dataset=purchase100, rep=r0\n{threads}"
+             "    resources: tmpdir=/tmp\n\n")
+    other = ("rule train_model:\n"
+             "    benchmark: benchmarks/purchase100/standalone/r0/train_target.tsv\n"
+             "    threads: 4\n\n")
+    (logs / "2026-12-07T0626.snakemake.log").write_text(
+        block.format(kind="local", threads="") + other)
+    (logs / "2026-12-07T1113.snakemake.log").write_text(
+        "Building DAG of jobs...\n" + block.format(kind="", threads="    threads: 2\n"))
+    jobs = pd.DataFrame({"file": ["purchase100/standalone/r0/attack_gradients_1.tsv",
+                                  "purchase100/standalone/r0/train_target.tsv",
+                                  "purchase100/generate_standin.tsv"]})
+    assert report.job_threads(tmp_path, jobs)["threads"].tolist() == [2, 4, 1]

@@ -100,6 +100,10 @@ def cluster():
     finally:
         down = subprocess.run([str(SCRIPT), "down"], capture_output=True, text=True)
     assert down.returncode == 0, f"tools/slurm_single_node.sh down failed:\n{down.stderr}"
+    # Snakemake's SLURM plugin runs `scontrol show config` at every start; against the config of
+    # a stopped controller that waits scontrol's 10 s timeout, so `down` removes the config `up`
+    # wrote (`up` refuses to run over any other).
+    assert not Path("/etc/slurm/slurm.conf").exists(), "down left its slurm.conf behind"
 
 
 @pytest.fixture(scope="module")

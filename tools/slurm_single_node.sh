@@ -174,6 +174,11 @@ down() {
     left=$(ps -eo pid=,stat=,comm= | awk '$2 !~ /^Z/ && $3 ~ /^(slurmctld|slurmd|slurmstepd|munged)$/') \
         || true
     [ -z "$left" ] || die "still running after down (not started by this script?):"$'\n'"$left"
+    # Our slurm.conf goes too (`up` writes it again). Snakemake's SLURM executor plugin runs
+    # `scontrol show config` whenever Snakemake starts, and with a config naming a stopped
+    # controller scontrol waits its 10 s message timeout: every later `snakemake` call, in the
+    # tests after this one or a user's, would start 10 s late. Without a config it fails at once.
+    if [ -e "$CONF" ] && grep -qxF "$MARK" "$CONF"; then rm -f "$CONF"; fi
     say "down: no slurmctld, slurmd, slurmstepd or munged running"
 }
 

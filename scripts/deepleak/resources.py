@@ -975,9 +975,8 @@ def estimate(config: dict, rule: str, wildcards: dict[str, str]) -> Estimate:
                                  st["gradient_layers"], conv_gradient=st["conv_gradient"],
                                  max_output_features=st["max_output_features"])
     if rule.startswith("attack_"):
-        groups = variants.attack_groups(len(st["knowledge_fractions"]),
-                                        st["attack_jobs"] == "per_attack")
-        return _attack_group(config, d, groups[rule[len("attack_"):]])
+        return _attack_group(config, d, variants.attacks_of_job(len(st["knowledge_fractions"]),
+                                                                rule[len("attack_"):]))
     if rule == "shadow_model_attack":
         return _shadow_attack(config, d)
     if rule == "unsupervised_attack":

@@ -128,3 +128,10 @@ def attack_groups(n_knowledge: int, per_attack: bool = False) -> dict[str, list[
     if per_attack:
         return {a.replace("-", "_"): [a] for attacks in groups.values() for a in attacks}
     return groups
+
+
+def attacks_of_job(n_knowledge: int, job: str) -> list[str]:
+    """The attacks job ``attack_<job>`` trains: a group's or, for a job of one attack, that one.
+    One DAG may hold both kinds (workflow/rules/attacks.smk); their names never clash."""
+    per_attack = attack_groups(n_knowledge, per_attack=True)
+    return per_attack[job] if job in per_attack else attack_groups(n_knowledge)[job]
