@@ -5,11 +5,12 @@
 # (attack.run_supervised); the threshold baselines run beside them.
 
 
-# One job per group of variants (each variant's `group` in deepleak/variants.py), named attack_<group>:
-# `-R attack_gradients` reruns the gradient attacks of every dataset. The groups are checked against
-# every attack the tables need (deepleak/paper.py): an attack that no rule makes stops the parse with
-# its name. shadow_model and unsupervised have a rule each (below). With standalone.attack_jobs:
-# per_attack, every variant is a rule of its own (attack_<variant>).
+# One job per group of variants (each variant's `group` in deepleak/variants.py), named
+# attack_<group>: `-R attack_gradients` reruns the gradient attacks of every dataset of the paper's
+# tables. The groups are checked against every attack the tables need (deepleak/paper.py): an
+# attack that no rule makes stops the parse with its name. shadow_model and unsupervised have a rule
+# each (below). With standalone.attack_jobs: per_attack, every variant is a rule of its own
+# (attack_<variant>).
 _PER_ATTACK = STANDALONE["attack_jobs"] == "per_attack"
 ATTACK_GROUPS = paper.check_standalone_rules(len(STANDALONE["knowledge_fractions"]),
                                              single_attacks=["shadow_model", "unsupervised"],
