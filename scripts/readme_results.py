@@ -189,7 +189,8 @@ def rehearsal_section(folder: Path) -> str:
                   "resume on):", "",
                   "| Dataset | Step | Threads | Wall s | CPU s | Epochs timed | Peak memory (MB) |",
                   "|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['dataset']} | {r['step']} | {r.get('threads', 1)} | {r['seconds']:,.0f} | "
+        lines += [f"| {r['dataset'] if pd.notna(r['dataset']) else '–'} | {r['step']} | "
+                  f"{r.get('threads', 1)} | {r['seconds']:,.0f} | "
                   f"{r['cpu_seconds']:,.0f} | {_epochs_timed(r)} | {r['max_rss_mb']:,.0f} |"
                   for _, r in jobs.iterrows()]
         lines.append("")
