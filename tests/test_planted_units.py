@@ -111,7 +111,8 @@ def test_calibrated_baselines_score_the_planted_members_higher(planted):
     loss_thr = records["loss@t"]["metrics"]["test"]["threshold"]
     shadow = np.r_[sets["shadow_members"], sets["shadow_nonmembers"]]
     s_member = np.isin(shadow, sets["shadow_members"])
-    assert loss_thr == metrics.best_threshold(-feats["loss"][shadow], s_member)
+    assert loss_thr == metrics.best_threshold(
+        baselines.scores("loss", features.take(feats, shadow)), s_member)
 
 
 def test_extract_matches_autograd():
@@ -170,7 +171,7 @@ def test_baselines_score_in_float64_and_stay_finite_when_confident():
     # float32 logits of a confident member: in float32 the confidences tie at 1.0 and 1 - p is 0.
     logits = np.array([[40.0, 0.0, 0.0], [30.0, 0.0, 0.0], [0.0, 2.0, 0.0]], dtype=np.float32)
     feats = {"logits": logits, "label": np.array([0, 0, 0]),
-             "loss": np.array([1e-9, 2e-9, 2.2], dtype=np.float32)}
+             "loss": np.array([0.0, 0.0, 2.2], dtype=np.float32)}  # float32 CE: the two tie at 0
     for name in baselines.BASELINES:
         s = baselines.scores(name, feats)
         assert s.dtype == np.float64 and np.isfinite(s).all(), name
@@ -180,6 +181,30 @@ def test_baselines_score_in_float64_and_stay_finite_when_confident():
     assert baselines.normalised_entropy(logits)[0] < baselines.normalised_entropy(logits)[1]
     m = baselines.modified_entropy(np.array([[100.0, 0.0, 0.0]]), np.array([0]))
     assert np.isfinite(m).all() and m[0] >= 0
+
+
+def test_loss_threshold_resolves_memorised_members_at_low_fpr():
+    # Members fitted to margins 20-40: their float32 cross-entropy is exactly 0 (a tie), yet their
+    # float64 losses still order them. The loss baseline must rank as the confidence does (one is a
+    # monotone function of the other), so both reach the same TPR at 1 % FPR; from the float32
+    # loss the tie at 0 spans members and the 1 % of non-members above it, and none is admitted.
+    rng = np.random.default_rng(0)
+    n = 1000
+    margin = np.concatenate([rng.uniform(20, 40, n), rng.uniform(-2, 25, n)])
+    logits = np.zeros((2 * n, 3))
+    logits[:, 0] = margin
+    member = np.r_[np.ones(n), np.zeros(n)]
+    labels = np.zeros(2 * n, dtype=np.int64)
+    loss32 = F.cross_entropy(torch.as_tensor(logits, dtype=torch.float32),
+                            torch.as_tensor(labels), reduction="none").numpy()
+    feats = {"logits": logits.astype(np.float32), "label": labels, "loss": loss32}
+    assert (loss32[:n] == 0).mean() > 0.5  # the ties the float32 file holds
+    tpr = {name: metrics.evaluate(s, member, n_bootstrap=0)["tpr_at_0.01_fpr"]
+           for name, s in [("loss", baselines.scores("loss", feats)),
+                           ("confidence", baselines.scores("confidence", feats)),
+                           ("float32 loss", -loss32.astype(np.float64))]}
+    assert tpr["loss"] == tpr["confidence"] > 0.3
+    assert tpr["float32 loss"] == 0.0
 
 
 def test_calibrated_without_suffix_passes_its_evaluate_settings(planted):
