@@ -46,16 +46,10 @@ from deepleak import artifacts, resources, rule_costs, tables, variants  # noqa:
 
 CONFIGFILES = ["config/paper.yaml", "config/rehearsal.yaml"]
 MEASURED = "gradients_1"  # the attack whose measured time the others are scaled from
-STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]")
 # deepleak/progress.py's line: "attack epoch 7/100: ...; 0:41:10 elapsed, about ... left"
 # The clock restarts when a job resumes from its checkpoint (deepleak/checkpoint.py's "resuming
 # after epoch 37 of 100"): the epochs it timed are the ones after that.
 EPOCH = re.compile(r"attack epoch (\d+)/(\d+): .*; (\d+):(\d\d):(\d\d) elapsed")
-# Snakemake's log: a job's block starts with "rule x:" (or "localrule x:") and lists its
-# "benchmark:" file and, above one thread, its "threads:".
-JOB_BLOCK = re.compile(r"^(?=(?:local)?rule \w+:$)", re.M)
-BENCHMARK = re.compile(r"^\s+benchmark: (\S+)$", re.M)
-THREADS = re.compile(r"^\s+threads: (\d+)$", re.M)
 # Runs from before deepleak/checkpoint.py resume() logged "resuming the attack model after ...".
 RESUMED = re.compile(r"resuming (?:the attack model )?after epoch (\d+) of")
 
@@ -135,10 +129,9 @@ def job_threads(run: Path, jobs: pd.DataFrame) -> pd.DataFrame:
     job's block names its benchmark file; ``threads:`` is printed only above one)."""
     threads = {}
     for log in sorted((run / ".snakemake/log").glob("*.snakemake.log")):  # oldest first
-        for block in JOB_BLOCK.split(log.read_text()):
-            if m := BENCHMARK.search(block):
-                bench = m.group(1).removeprefix("benchmarks/")
-                threads[bench] = int(t.group(1)) if (t := THREADS.search(block)) else 1
+        logged = rule_costs.log_jobs(log.read_text()).dropna(subset=["benchmark"])
+        for bench, n in zip(logged["benchmark"], logged["threads"], strict=True):
+            threads[bench.removeprefix("benchmarks/")] = int(n)
     return jobs.assign(threads=[threads.get(f, 1) for f in jobs["file"]])
 
 
@@ -179,8 +172,8 @@ def run_times(run: Path, finished: bool) -> dict:
     stamps = []
     for log in sorted((run / ".snakemake/log").glob("*.snakemake.log")):
         for line in log.read_text().splitlines():
-            if m := STAMP.match(line):
-                stamps.append(datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y"))
+            if m := rule_costs.STAMP.match(line):
+                stamps.append(rule_costs.stamp(m.group(1)))
     if not stamps:
         return {}
     end = max(stamps) if finished else datetime.now().replace(microsecond=0)

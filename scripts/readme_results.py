@@ -2,9 +2,9 @@
 
 Not a rule script: it reads what `make` left behind (results/tables/table8.csv and claims.md,
 figures/figure3.png, results/make_time.json written by the Makefile, results/plan_time.json written
-by benchmarks/plan_time.py, results/benchmarks.csv written by `make benchmarks`) and rewrites the
-text between the README's two "generated" markers, so the numbers a reader sees are the ones the
-pipeline printed, never typed by hand.
+by benchmarks/plan_time.py, results/benchmarks.csv and occupancy.json written by `make benchmarks`)
+and rewrites the text between the README's two "generated" markers, so the numbers a reader sees
+are the ones the pipeline printed, never typed by hand.
 
     python scripts/readme_results.py [--readme README.md] [--only-rehearsal]
 
@@ -64,7 +64,7 @@ def claims_summary(md: Path) -> list[str]:
             "comparison with the CI of its difference):", "", summary, ""]
 
 
-def timing(make: Path, plan: Path) -> list[str]:
+def timing(make: Path, plan: Path, occupancy: Path) -> list[str]:
     lines = []
     if not make.exists():
         lines.append("- The time of a whole `make` is not measured for this run: the Makefile "
@@ -76,6 +76,12 @@ def timing(make: Path, plan: Path) -> list[str]:
                      f"the pipeline ({t['jobs']} jobs) on {t['cores']} cores, on {t['date']}; load "
                      f"average {t['load_before']} before and {t['load_after']} after (what else "
                      f"ran: {t.get('note') or 'nothing else was started'}).")
+    if occupancy.exists():
+        o = json.loads(occupancy.read_text())
+        lines.append(f"- For {o['seconds_under_full']:.0f} s of its {o['wall_seconds']:.0f} s, "
+                     f"fewer jobs ran than the {o['cores']} cores could take: "
+                     f"{o['idle_core_seconds']:.0f} core-seconds idle (`make benchmarks`, from "
+                     "Snakemake's log).")
     if plan.exists():
         p = json.loads(plan.read_text())
         lines.append(f"- Planning the DAG (`snakemake -n`, {p['configfile']}): median "
@@ -125,7 +131,8 @@ def section(results: Path, figures: Path, docs: Path) -> str:
                   f"non-members over training](docs/{png.name})", ""]
     lines += claims_summary(results / "tables/claims.md")
     lines += costs(results / "benchmarks.csv", results / "benchmarks_compare.csv")
-    lines += timing(results / "make_time.json", results / "plan_time.json")
+    lines += timing(results / "make_time.json", results / "plan_time.json",
+                    results / "occupancy.json")
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -54,3 +54,42 @@ def test_compare_keeps_steps_of_one_run_and_totals(tmp_path):
 def test_no_benchmark_files_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="run the pipeline first"):
         rule_costs.read(tmp_path)
+
+
+def _block(t: str, rule: str, jobid: int, threads: int = 1, local: bool = True) -> str:
+    fields = [f"[Mon Dec  7 10:{t} 2026]", f"{'local' if local else ''}rule {rule}:",
+              f"    output: results/{rule}.npz", f"    jobid: {jobid}",
+              f"    benchmark: benchmarks/{rule}.tsv"]
+    if threads > 1:  # Snakemake prints threads only above one
+        fields.append(f"    threads: {threads}")
+    return "\n".join([*fields, "    resources: tmpdir=/tmp"]) + "\n"
+
+
+def _finished(t: str, jobid: int, rule: str) -> str:
+    return f"[Mon Dec  7 10:{t} 2026]\nFinished jobid: {jobid} (Rule: {rule})\n1 of 4 steps\n"
+
+
+def test_occupancy_counts_the_seconds_a_core_stood_idle():
+    # On 2 cores: 0-10 s a two-thread job (full); 10-40 s job 2 alone for 10 s, then jobs 2 and 3
+    # (full) to 30 s, then job 2 alone again to 40 s; job 4 never finishes (a failed job).
+    log = (_block("00:00", "generate", 1, threads=2) + _finished("00:10", 1, "generate")
+           + _block("00:10", "train", 2, local=False) + _block("00:20", "attack", 3)
+           + _finished("00:30", 3, "attack") + _block("00:31", "plot", 4)
+           + _finished("00:40", 2, "train"))
+    jobs = rule_costs.log_jobs(log).set_index("jobid")
+    assert list(jobs["rule"]) == ["generate", "train", "attack", "plot"]
+    assert jobs.loc[1, "threads"] == 2 and jobs.loc[2, "threads"] == 1
+    assert jobs.loc[3, "benchmark"] == "benchmarks/attack.tsv"
+    assert (jobs.loc[3, "end"] - jobs.loc[3, "start"]).total_seconds() == 10
+    assert jobs["end"].isna().tolist() == [False, False, False, True]
+    occ = rule_costs.occupancy(jobs.reset_index(), cores=2)
+    assert occ == {"wall_seconds": 40.0, "cores": 2, "jobs": 3, "seconds_under_full": 20.0,
+                   "idle_core_seconds": 20.0}
+    # On 4 cores the two-thread job leaves two idle, the others three or two.
+    assert rule_costs.occupancy(jobs.reset_index(), cores=4)["idle_core_seconds"] == \
+        2 * 10 + 3 * 10 + 2 * 10 + 3 * 10
+
+
+def test_occupancy_without_a_finished_job_says_so():
+    with pytest.raises(ValueError, match="no finished job"):
+        rule_costs.occupancy(rule_costs.log_jobs(_block("00:00", "train", 1)), cores=2)

@@ -1,4 +1,5 @@
-"""What each step of a run cost: Snakemake's ``benchmark:`` files, read into one table per rule.
+"""What each step of a run cost: Snakemake's ``benchmark:`` files, read into one table per rule,
+and how full the cores were: every job's start and end from Snakemake's own log.
 
 Every rule writes its benchmark file beside its log, ``benchmarks/`` mirroring ``logs/``
 (``logs/texas100/standalone/0/attack_gradients.log`` -> ``benchmarks/texas100/standalone/0/
@@ -11,6 +12,7 @@ Imports neither torch nor Snakemake.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +22,13 @@ COLUMNS = {"s": "seconds", "max_rss": "max_rss_mb", "cpu_time": "cpu_seconds"}
 # First path parts that are stages, not datasets (jobs that read every dataset).
 STAGES = ("tables", "figures")
 REPLICATE = re.compile(r"r\d+")
+# Snakemake's log: a stamp line, then a job's block ("rule x:" or "localrule x:" and its indented
+# fields; "threads:" only above one), or "Finished jobid: n" (Snakemake 8+; before: "Finished job
+# n.").
+STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]$")
+JOB = re.compile(r"^(?:local)?rule (\w+):$")
+FIELD = re.compile(r"^\s+(jobid|benchmark|threads): (\S+)$")
+FINISHED = re.compile(r"^Finished job(?:id:)? (\d+)")
 
 
 def step_of(relative: Path) -> tuple[str, str]:
@@ -73,3 +82,53 @@ def compare(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     total["speedup"] = total["seconds_before"] / total["seconds_after"]
     return pd.concat([table.sort_values("seconds_before", ascending=False), total]) \
         .rename_axis("step").reset_index()
+
+
+def stamp(text: str) -> datetime:
+    """The time of one of Snakemake's "[Mon Dec  7 10:49:45 2026]" lines (seconds resolution)."""
+    return datetime.strptime(text, "%a %b %d %H:%M:%S %Y")
+
+
+def log_jobs(text: str) -> pd.DataFrame:
+    """Every job of one Snakemake log: jobid, rule, benchmark file (or None), threads, start and end
+    (the stamps above its block and above its "Finished" line; NaT where it did not finish)."""
+    blocks: list[dict] = []
+    by_id: dict[int, dict] = {}
+    now = None
+    for line in text.splitlines():
+        if m := STAMP.match(line):
+            now = stamp(m.group(1))
+        elif m := JOB.match(line):
+            blocks.append({"jobid": None, "rule": m.group(1), "benchmark": None, "threads": 1,
+                           "start": now, "end": None})
+        elif blocks and (m := FIELD.match(line)):
+            key, value = m.groups()
+            blocks[-1][key] = value if key == "benchmark" else int(value)
+            if key == "jobid":
+                by_id[int(value)] = blocks[-1]
+        elif (m := FINISHED.match(line)) and int(m.group(1)) in by_id:
+            by_id[int(m.group(1))]["end"] = now
+    table = pd.DataFrame(blocks, columns=["jobid", "rule", "benchmark", "threads", "start", "end"])
+    return table.astype({"start": "datetime64[ns]", "end": "datetime64[ns]"})
+
+
+def occupancy(jobs: pd.DataFrame, cores: int) -> dict:
+    """How full ``cores`` cores were over a run's finished ``jobs`` (:func:`log_jobs`): its wall
+    seconds, the seconds in which the running jobs' threads filled fewer than ``cores``, and the
+    core-seconds that stood idle (a job's threads count up to ``cores``)."""
+    done = jobs.dropna(subset=["start", "end"])
+    if done.empty:
+        raise ValueError("no finished job in the log; occupancy needs a run's Snakemake log")
+    t0 = done["start"].min()
+    start = (done["start"] - t0).dt.total_seconds().to_numpy()
+    end = (done["end"] - t0).dt.total_seconds().to_numpy()
+    edges = sorted(set(start) | set(end))
+    threads = done["threads"].to_numpy()
+    under = idle = 0.0
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        busy = min(int(threads[(start <= a) & (end >= b)].sum()), cores)
+        if busy < cores:
+            under += b - a
+            idle += (cores - busy) * (b - a)
+    return {"wall_seconds": float(end.max()), "cores": cores, "jobs": len(done),
+            "seconds_under_full": float(under), "idle_core_seconds": float(idle)}
