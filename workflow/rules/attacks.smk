@@ -46,6 +46,7 @@ for _group, _attacks, _datasets in _ATTACK_RULES:
             f"logs/{{dataset}}/standalone/{{rep}}/attack_{_group}.log",
         benchmark:
             f"benchmarks/{{dataset}}/standalone/{{rep}}/attack_{_group}.tsv"
+        priority: PRIORITY["attack"]
         # Small attack models train best on one thread (as federated_simulate); the paper's
         # 1,000-kernel gradient components get the config's threads (deepleak/resources.py).
         threads: job_threads(f"attack_{_group}")

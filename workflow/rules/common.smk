@@ -319,6 +319,16 @@ def job_threads(rule):
                                                       config["threads"])
 
 
+# `priority:` of the rules on the DAG's longest chains. Of the jobs ready to run, Snakemake starts
+# those of highest priority first (the others fill the cores around them). The longest chains run
+# through the stand-alone scenario: data, then the target and shadow models (and the fine-tuned
+# model and the reference models that hang on them), their features, then the attack models
+# that take longest. Without priorities, a whole `make` on 2 cores started Texas100's target
+# training 985 s into a 1,288 s run, and its attack models then ran alone while the other core
+# stood idle (259 core-seconds idle in all); with them, 30 core-seconds idle in a 1,057 s run
+# (`make benchmarks`, results/occupancy.json). Order only: every job's result is the same.
+PRIORITY = {"data": 40, "train": 30, "features": 20, "attack": 10}
+
 # --------------------------------------------------------------------------------------------------
 # DP-SGD (beyond the paper; deepleak/dp.py, deepleak/audit.py): the privacy levels, checks, paths
 # --------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ for _data in sorted({data_of(d) for d in USED_DATASETS if dataset_cfg(d)["source
             f"logs/{_data}/fetch.log",
         benchmark:
             f"benchmarks/{_data}/fetch.tsv",
+        priority: PRIORITY["data"]
         threads: 1
         resources:
             **job_resources(f"fetch_{_data}"),
@@ -45,6 +46,7 @@ for _dataset in sorted({data_of(d) for d in USED_DATASETS
             f"logs/{_dataset}/generate_standin.log",
         benchmark:
             f"benchmarks/{_dataset}/generate_standin.tsv"
+        priority: PRIORITY["data"]
         threads: 2
         resources:
             **job_resources(f"generate_standin_{_dataset}"),
@@ -67,6 +69,7 @@ rule prepare_dataset:
         "logs/{dataset}/prepare_dataset.log",
     benchmark:
         "benchmarks/{dataset}/prepare_dataset.tsv",
+    priority: PRIORITY["data"]
     threads: 1
     resources:
         **job_resources("prepare_dataset"),
@@ -92,6 +95,7 @@ rule make_splits:
         "logs/{dataset}/standalone/{rep}/make_splits.log",
     benchmark:
         "benchmarks/{dataset}/standalone/{rep}/make_splits.tsv",
+    priority: PRIORITY["data"]
     threads: 1
     resources:
         **job_resources("make_splits"),

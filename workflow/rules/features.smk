@@ -15,6 +15,7 @@ rule extract_features:
         "logs/{dataset}/standalone/{rep}/features_{model}.log",
     benchmark:
         "benchmarks/{dataset}/standalone/{rep}/features_{model}.tsv"
+    priority: PRIORITY["features"]
     threads: config["threads"]
     resources:
         **job_resources("extract_features"),

@@ -16,6 +16,7 @@ rule train_model:
         "logs/{dataset}/standalone/{rep}/train_{model}.log",
     benchmark:
         "benchmarks/{dataset}/standalone/{rep}/train_{model}.tsv"
+    priority: PRIORITY["train"]
     threads: config["threads"]
     resources:
         **job_resources("train_model"),
@@ -47,6 +48,7 @@ rule train_finetune:
         "logs/{dataset}/finetune/{rep}/train.log",
     benchmark:
         "benchmarks/{dataset}/finetune/{rep}/train.tsv"
+    priority: PRIORITY["train"]
     threads: config["threads"]
     resources:
         **job_resources("train_finetune"),
@@ -103,6 +105,7 @@ rule train_references:
         "logs/{dataset}/standalone/{rep}/train_references.log",
     benchmark:
         "benchmarks/{dataset}/standalone/{rep}/train_references.tsv"
+    priority: PRIORITY["train"]
     threads: config["threads"]
     resources:
         **job_resources("train_references"),
