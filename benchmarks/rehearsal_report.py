@@ -186,6 +186,8 @@ def main() -> None:
     ap.add_argument("--run", required=True, help="the checkout the rehearsal ran in")
     ap.add_argument("--out", default=str(ROOT / "docs" / "rehearsal"))
     ap.add_argument("--cores", type=int, default=2, help="the --cores the run had")
+    ap.add_argument("--note", default="", help="what a reader must know of the run beyond its "
+                                               "command (a job rerun at a later commit)")
     args = ap.parse_args()
     run, out = Path(args.run), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -204,7 +206,7 @@ def main() -> None:
                             capture_output=True).stdout.strip()
     info = {"commit": commit, "cores": args.cores, "finished": table.exists(),
             "command": "snakemake --cores 2 --configfile " + " ".join(CONFIGFILES) + " -- table8",
-            **run_times(run, table.exists())}
+            **run_times(run, table.exists()), **({"note": args.note} if args.note else {})}
     (out / "run.json").write_text(json.dumps(info, indent=1) + "\n")
     print(f"wrote {out}: {len(jobs)} jobs, table8 {'found' if table.exists() else 'not yet'}")
 

@@ -153,7 +153,8 @@ def rehearsal_section(folder: Path) -> str:
              else f"still running when gathered at {info['end'][11:16]}, "
                   f"{info['wall_hours']:.1f} hours in")
     lines = [f"Run at commit {info['commit']} on {info['cores']} CPU cores, started "
-             f"{info['start'][:16].replace('T', ' ')} UTC, {state} (`{info['command']}`).", ""]
+             f"{info['start'][:16].replace('T', ' ')} UTC, {state} (`{info['command']}`)."
+             + (f" {info['note']}" if info.get("note") else ""), ""]
     models = _csv(folder / "targets.csv")
     if not models.empty:
         lines += ["| Dataset | Model | Training records | Epochs | Train % | Test % | Paper's "
