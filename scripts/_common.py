@@ -21,4 +21,7 @@ def setup(snakemake) -> None:
 
         # Before the job's first CUDA call: the scripts' module level only imports.
         training.make_deterministic()
+        if not training.flush_denormals():
+            logging.getLogger(__name__).info("this CPU cannot flush subnormal floats to zero: "
+                                             "the attack models train slower on it")
         sys.modules["torch"].set_num_threads(max(1, int(snakemake.threads)))

@@ -56,6 +56,20 @@ def make_deterministic() -> None:
     torch.backends.cudnn.deterministic = True
 
 
+def flush_denormals() -> bool:
+    """Flush subnormal floats (below 1.2e-38 in float32) to zero on the CPU; every rule script runs
+    this first (scripts/_common.py setup). Returns whether the CPU supports it.
+
+    The attack models (§III-E: weights N(0, 0.01^2), inputs scaled by their width) make them: the
+    backward pass multiplies many small factors, and Adam's moments of a weight whose gradient is
+    zero decay by 0.9 a step into the subnormal range; so do the first-layer moments of Texas100's
+    never-set input features. x86 computes on subnormals many times slower than on normal floats,
+    and one of the fourth-to-last-layer gradient attack's fits took 28.5 s with them, 22.0 s
+    flushed (benchmarks/attack_step.py). Flushed, those numbers become 0: Adam's step of such a
+    weight is m / (sqrt(v) + 1e-8) either way, so the models differ in float rounding only."""
+    return torch.set_flush_denormal(True)
+
+
 def seed_everything(seed: int) -> torch.Generator:
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
