@@ -1,5 +1,6 @@
 """Every job runs torch deterministically (scripts/_common.py setup, deepleak.training
-.make_deterministic), and a job run twice gives the same model byte for byte on the CPU.
+.make_deterministic) with subnormal floats flushed to zero (training.flush_denormals), and a job
+run twice gives the same model byte for byte on the CPU.
 
 Each check runs in a fresh interpreter, as a rule script does: the settings are process-wide, and
 one that leaked from another test, or into one, would prove nothing.
@@ -32,6 +33,8 @@ settings = {
     "cudnn_deterministic": torch.backends.cudnn.deterministic,
     "cudnn_benchmark": torch.backends.cudnn.benchmark,
     "cuda_initialized": torch.cuda.is_initialized(),
+    # 1e-30 * 1e-10 is subnormal in float32 (below 1.2e-38): flushed to zero
+    "subnormal_product": (torch.tensor(1e-30) * torch.tensor(1e-10)).item(),
 }
 # An op with no deterministic implementation on any device: it must warn, not stop the job.
 torch.zeros(3).put_(torch.tensor([0, 0]), torch.tensor([1.0, 2.0]))
@@ -88,7 +91,9 @@ def test_every_job_runs_deterministic_algorithms_and_logs_the_ops_without(tmp_pa
     assert settings == {"cublas_workspace": ":4096:8", "deterministic": True, "warn_only": True,
                         "cudnn_deterministic": True, "cudnn_benchmark": False,
                         # setup itself starts no CUDA: the workspace is set before cuBLAS reads it
-                        "cuda_initialized": False}
+                        "cuda_initialized": False,
+                        # subnormals flushed (training.flush_denormals; x86 and Arm both can)
+                        "subnormal_product": 0.0}
     assert "put_ does not have a deterministic implementation" in log.read_text()
 
 
