@@ -298,7 +298,9 @@ def predict(model: AttackModel, inputs: dict[str, torch.Tensor], batch_size: int
     model.eval()
     n = len(inputs["label"]) if "label" in inputs else len(next(iter(inputs.values())))
     # The sigmoid in float64: in float32 confident scores round to exactly 1.0, and the ties ruin
-    # the TPR at low FPR.
+    # the TPR at low FPR. (At the other end, scores below 2.2e-308 are subnormal and every job
+    # flushes them to 0, training.flush_denormals: ties among the least member-like records,
+    # which no low-FPR threshold reaches.)
     out = [torch.sigmoid(model({k: v[s: s + batch_size] for k, v in inputs.items()}).double())
            for s in range(0, n, batch_size)]
     return torch.cat(out).numpy().astype(np.float64)

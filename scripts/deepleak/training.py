@@ -63,10 +63,12 @@ def flush_denormals() -> bool:
     The attack models (§III-E: weights N(0, 0.01^2), inputs scaled by their width) make them: the
     backward pass multiplies many small factors, and Adam's moments of a weight whose gradient is
     zero decay by 0.9 a step into the subnormal range; so do the first-layer moments of Texas100's
-    never-set input features. x86 computes on subnormals many times slower than on normal floats,
-    and one of the fourth-to-last-layer gradient attack's fits took 28.5 s with them, 22.0 s
-    flushed (benchmarks/attack_step.py). Flushed, those numbers become 0: Adam's step of such a
-    weight is m / (sqrt(v) + 1e-8) either way, so the models differ in float rounding only."""
+    never-set input features. x86 computes on subnormals many times slower than on normal floats:
+    whole fits of the default profile's attack models take 1.17-1.22x as long with them
+    (benchmarks/attack_step.py), and a whole `make` spent 13-17 % fewer job-seconds in its attack
+    jobs flushed. Flushed, those numbers become 0: Adam's step of such a weight is
+    m / (sqrt(v) + 1e-8) either way. Every table of that `make` was byte-identical; a few attack
+    scores below 1e-307 became 0 (deepleak/attack.py predict)."""
     return torch.set_flush_denormal(True)
 
 
