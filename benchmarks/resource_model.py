@@ -56,7 +56,7 @@ def plan(configfile: str, cores: int) -> list[dict]:
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if out.returncode:
         sys.exit(f"planning {configfile} failed:\n{(out.stdout + out.stderr)[-3000:]}")
-    return [j for j in resources.planned_jobs(out.stdout + out.stderr) if j["output"]]
+    return [j for j in rule_costs.job_blocks(out.stdout + out.stderr) if j["output"]]
 
 
 def estimates(configfile: str, cores: int) -> pd.DataFrame:

@@ -46,8 +46,8 @@ def occupancy_lines(log: Path, cores: int | None, out: Path) -> list[str]:
     jobs = rule_costs.log_jobs(log.read_text()) if log.exists() else None
     if jobs is None or jobs["end"].isna().all():
         return []
-    if cores is None:
-        timed = log.parents[1] / "results" / "make_time.json"
+    if cores is None:  # the Makefile's record of the run sits beside ``out``
+        timed = out.with_name("make_time.json")
         cores = json.loads(timed.read_text())["cores"] if timed.exists() else os.cpu_count()
     occ = rule_costs.occupancy(jobs, cores)
     out.write_text(json.dumps(occ, indent=1) + "\n")
@@ -66,7 +66,7 @@ def main() -> None:
     ap.add_argument("--log", default=str(ROOT / "logs" / "make.log"),
                     help="the run's Snakemake log, for how full the cores were (skipped if absent)")
     ap.add_argument("--cores", type=int, default=None,
-                    help="cores the run had (default: results/make_time.json's, else this "
+                    help="cores the run had (default: make_time.json's beside OUT, else this "
                          "machine's)")
     args = ap.parse_args()
     jobs = rule_costs.read(args.benchmarks)

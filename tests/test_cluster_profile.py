@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from deepleak import resources
+from deepleak import resources, rule_costs
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = yaml.safe_load((ROOT / "workflow/profiles/slurm/config.yaml").read_text())
@@ -62,7 +62,7 @@ def test_the_plugin_submits_the_rules_requests_gpus_by_the_gpu_resource(tmp_path
                           str(tmp_path / "auto.yaml")], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
     jobs = {(j["rule"], j["wildcards"].get("dataset"), j["wildcards"].get("model")): j
-            for j in resources.planned_jobs(out.stdout + out.stderr) if j["output"]}
+            for j in rule_costs.job_blocks(out.stdout + out.stderr) if j["output"]}
     params = {"run_uuid": "run", "slurm_logfile": "log", "comment_str": "c", "account": "",
               "partition": "", "workdir": ""}
     for key, gpus in [(("train_model", "fashion_mnist", "target"), 1),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from deepleak import resources, variants
+from deepleak import resources, rule_costs, variants
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ["config.yaml", "test.yaml", "paper.yaml"]
@@ -40,7 +40,7 @@ def test_every_job_asks_for_what_the_resource_model_estimates(dry_run):
     profile, out = dry_run
     assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
     config = resources.profile_config(ROOT, f"config/{profile}")
-    jobs = [j for j in resources.planned_jobs(out.stdout + out.stderr) if j["output"]]
+    jobs = [j for j in rule_costs.job_blocks(out.stdout + out.stderr) if j["output"]]
     assert len(jobs) > 20
     for job in jobs:
         est = resources.estimate(config, job["rule"], job["wildcards"])
@@ -69,7 +69,7 @@ def test_a_dataset_no_table_of_the_paper_reads_trains_only_the_attacks_asked_of_
     groups = {f"attack_{g}" for g in variants.attack_groups(n)}
     single = {f"attack_{a}" for a in variants.attack_groups(n, per_attack=True)}
     by_dataset = {}
-    for job in resources.planned_jobs(out.stdout + out.stderr):
+    for job in rule_costs.job_blocks(out.stdout + out.stderr):
         if job["rule"] in groups | single:
             by_dataset.setdefault(job["wildcards"]["dataset"], set()).add(job["rule"])
     for dataset, rules in by_dataset.items():
@@ -77,6 +77,28 @@ def test_a_dataset_no_table_of_the_paper_reads_trains_only_the_attacks_asked_of_
             (dataset, rules)
     if profile == "config.yaml":
         assert by_dataset["purchase100_small"] == {"attack_black_box", "attack_gradients_1"}
+
+
+def test_the_longest_chains_start_first(dry_run):
+    """Rule priorities (common.smk PRIORITY): of the jobs ready to run, Snakemake starts data, then
+    model training, then features, then the stand-alone attack models, before the short jobs
+    (tables, figures, federated attacks) that fill the cores around them."""
+    profile, out = dry_run
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    config = resources.profile_config(ROOT, f"config/{profile}")
+    groups = {f"attack_{g}" for g in variants.attack_groups(
+        len(config["standalone"]["knowledge_fractions"]), per_attack=True)} | {
+        f"attack_{g}" for g in variants.attack_groups(
+            len(config["standalone"]["knowledge_fractions"]))}
+    priority = {}
+    for job in rule_costs.job_blocks(out.stdout + out.stderr):
+        priority.setdefault(job["rule"], set()).add(job["priority"])
+    stage = lambda rules: {p for r in rules if r in priority for p in priority[r]}  # noqa: E731
+    data, train = stage({"prepare_dataset", "make_splits"}), stage({"train_model"})
+    features, attacks = stage({"extract_features"}), stage(groups)
+    assert all(len(s) == 1 for s in (data, train, features, attacks)), priority
+    assert min(data) > max(train) > max(features) > max(attacks) > 0
+    assert stage({"table8", "make_standalone_table"}) <= {0}
 
 
 def test_slurm_profile_takes_resources_from_the_rules():
@@ -108,7 +130,7 @@ def test_every_audit_job_asks_for_memory_time_and_a_gpu_only_where_the_model_run
     out = plan("-n", "--forceall", "--verbose", "audit", "--configfile",
                str(tmp_path / "audit.yaml"))
     assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
-    jobs = {j["rule"]: j["resources"] for j in resources.planned_jobs(out.stdout + out.stderr)
+    jobs = {j["rule"]: j["resources"] for j in rule_costs.job_blocks(out.stdout + out.stderr)
             if j["rule"].startswith("audit_")}
     assert {"audit_validate", "audit_features", "audit_attacks", "audit_report"} <= set(jobs)
     data = ROOT / audit["audit"]["data"]["npz"]
@@ -124,6 +146,6 @@ def test_every_audit_job_asks_for_memory_time_and_a_gpu_only_where_the_model_run
     (tmp_path / "audit.yaml").write_text(yaml.safe_dump(audit))
     out = plan("-n", "--forceall", "--verbose", "audit", "--configfile",
                str(tmp_path / "audit.yaml"))
-    for job in resources.planned_jobs(out.stdout + out.stderr):
+    for job in rule_costs.job_blocks(out.stdout + out.stderr):
         if job["rule"].startswith("audit_"):
             assert (job["resources"]["mem_mb"], job["resources"]["runtime"]) == ("7000", "30")

@@ -1076,32 +1076,3 @@ def profile_config(root, configfile: str | list[str]) -> dict:
         update_config(config, yaml.safe_load((root / name).read_text()))
     validate(config, str(root / "workflow/schemas/config.schema.yaml"))
     return config
-
-
-def planned_jobs(dry_run: str) -> list[dict]:
-    """The jobs of ``snakemake -n --verbose`` output: per job its rule, wildcards, threads,
-    resources (as printed), benchmark file and whether it writes outputs (target rules such as
-    ``all`` only collect inputs and run nothing)."""
-    jobs, job = [], None
-    for line in dry_run.splitlines():
-        head = line.split(":", 1)[0]
-        if not line.startswith(" ") and line.endswith(":") and head.split(" ")[0] in (
-                "rule", "localrule", "checkpoint"):
-            job = {"rule": head.split(" ", 1)[1], "wildcards": {}, "threads": 1, "resources": {},
-                   "benchmark": None, "output": False}
-            jobs.append(job)
-            continue
-        if job is None or not line.startswith("    ") or ": " not in line:
-            continue
-        key, value = line.strip().split(": ", 1)
-        if key == "wildcards":
-            job["wildcards"] = dict(item.split("=", 1) for item in value.split(", "))
-        elif key == "resources":
-            job["resources"] = dict(item.split("=", 1) for item in value.split(", "))
-        elif key == "threads":
-            job["threads"] = int(value)
-        elif key == "benchmark":
-            job["benchmark"] = value
-        elif key == "output":
-            job["output"] = True
-    return jobs

@@ -22,12 +22,11 @@ COLUMNS = {"s": "seconds", "max_rss": "max_rss_mb", "cpu_time": "cpu_seconds"}
 # First path parts that are stages, not datasets (jobs that read every dataset).
 STAGES = ("tables", "figures")
 REPLICATE = re.compile(r"r\d+")
-# Snakemake's log: a stamp line, then a job's block ("rule x:" or "localrule x:" and its indented
-# fields; "threads:" only above one), or "Finished jobid: n" (Snakemake 8+; before: "Finished job
-# n.").
+# Snakemake's log and its `-n --verbose` plan: a stamp line, then a job's block ("rule x:",
+# "localrule x:" or "checkpoint x:", and its indented "key: value" fields; "threads:" only above
+# one), or "Finished jobid: n" (Snakemake 8+; before: "Finished job n.").
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]$")
-JOB = re.compile(r"^(?:local)?rule (\w+):$")
-FIELD = re.compile(r"^\s+(jobid|benchmark|threads): (\S+)$")
+JOB = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
 FINISHED = re.compile(r"^Finished job(?:id:)? (\d+)")
 
 
@@ -89,26 +88,45 @@ def stamp(text: str) -> datetime:
     return datetime.strptime(text, "%a %b %d %H:%M:%S %Y")
 
 
-def log_jobs(text: str) -> pd.DataFrame:
-    """Every job of one Snakemake log: jobid, rule, benchmark file (or None), threads, start and end
-    (the stamps above its block and above its "Finished" line; NaT where it did not finish)."""
-    blocks: list[dict] = []
+def job_blocks(text: str) -> list[dict]:
+    """Every job block Snakemake printed (its log, or ``snakemake -n --verbose``): its rule, jobid,
+    wildcards, threads, resources (as printed), priority, benchmark file, whether it writes
+    outputs (target rules such as ``all`` only collect inputs), and the stamps above its block and
+    above its "Finished" line (None where there are none: a plan, a job that did not finish)."""
+    jobs: list[dict] = []
     by_id: dict[int, dict] = {}
-    now = None
+    now = job = None
     for line in text.splitlines():
         if m := STAMP.match(line):
             now = stamp(m.group(1))
+        elif m := FINISHED.match(line):
+            if (done := by_id.get(int(m.group(1)))) is not None:
+                done["end"] = now
         elif m := JOB.match(line):
-            blocks.append({"jobid": None, "rule": m.group(1), "benchmark": None, "threads": 1,
-                           "start": now, "end": None})
-        elif blocks and (m := FIELD.match(line)):
-            key, value = m.groups()
-            blocks[-1][key] = value if key == "benchmark" else int(value)
-            if key == "jobid":
-                by_id[int(value)] = blocks[-1]
-        elif (m := FINISHED.match(line)) and int(m.group(1)) in by_id:
-            by_id[int(m.group(1))]["end"] = now
-    table = pd.DataFrame(blocks, columns=["jobid", "rule", "benchmark", "threads", "start", "end"])
+            job = {"rule": m.group(1), "jobid": None, "wildcards": {}, "threads": 1,
+                   "resources": {}, "priority": 0, "benchmark": None, "output": False,
+                   "start": now, "end": None}
+            jobs.append(job)
+        elif job is not None and line.startswith("    ") and ": " in line:
+            key, value = line.strip().split(": ", 1)
+            if key in ("wildcards", "resources"):
+                job[key] = dict(item.split("=", 1) for item in value.split(", "))
+            elif key in ("jobid", "threads", "priority"):
+                job[key] = int(value)
+                if key == "jobid":
+                    by_id[job["jobid"]] = job
+            elif key == "benchmark":
+                job["benchmark"] = value
+            elif key == "output":
+                job["output"] = True
+    return jobs
+
+
+def log_jobs(text: str) -> pd.DataFrame:
+    """:func:`job_blocks` of one Snakemake log as a table: jobid, rule, benchmark, threads, start
+    and end (NaT where the job did not finish)."""
+    table = pd.DataFrame(job_blocks(text),
+                         columns=["jobid", "rule", "benchmark", "threads", "start", "end"])
     return table.astype({"start": "datetime64[ns]", "end": "datetime64[ns]"})
 
 

@@ -61,9 +61,9 @@ def flush_denormals() -> bool:
     this first (scripts/_common.py setup). Returns whether the CPU supports it.
 
     The attack models (§III-E: weights N(0, 0.01^2), inputs scaled by their width) make them: the
-    backward pass multiplies many small factors, and Adam's moments of a weight whose gradient is
-    zero decay by 0.9 a step into the subnormal range; so do the first-layer moments of Texas100's
-    never-set input features. x86 computes on subnormals many times slower than on normal floats:
+    backward pass multiplies many small factors, and Adam's first moment of a weight whose
+    gradient is zero decays by 0.9 a step into the subnormal range (a target model's training
+    step is as fast either way). x86 computes on subnormals many times slower than on normal floats:
     whole fits of the default profile's attack models take 1.17-1.22x as long with them
     (benchmarks/attack_step.py), and a whole `make` spent 13-17 % fewer job-seconds in its attack
     jobs flushed. Flushed, those numbers become 0: Adam's step of such a weight is
